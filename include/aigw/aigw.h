@@ -1,0 +1,14 @@
+/* libaigw — an AI gateway you can link. Include this one header. */
+#ifndef AIGW_H
+#define AIGW_H
+
+#include "common.h"
+#include "version.h"
+#include "status.h"
+#include "error.h"
+#include "log.h"
+#include "client.h"
+#include "chat.h"
+#include "build.h"
+
+#endif

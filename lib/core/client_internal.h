@@ -1,0 +1,31 @@
+/* The client's insides, shared by the stages of the request path. */
+#ifndef AIGW_CORE_CLIENT_INTERNAL_H
+#define AIGW_CORE_CLIENT_INTERNAL_H
+
+#include <json-c/json.h>
+
+#include "aigw/client.h"
+#include "core/backend.h"
+#include "core/log.h"
+
+struct aigw__transport;
+
+struct aigw_client {
+    aigw__backend *backends; /* config backends first, then zero-config ones */
+    size_t n_backends;
+    char *default_backend; /* serves bare model names */
+    aigw__logger logger;
+    struct aigw__transport *transport;
+};
+
+/* Loads a parsed config object into `client` (backends, default backend),
+ * validating every key; errors name the JSON path. */
+aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_error **err);
+/* Adds the zero-config backends (openai from OPENAI_*, mock) that the
+ * config did not define itself. */
+aigw_status aigw__config_add_env_backends(aigw_client *client, aigw_error **err);
+
+const aigw__backend *aigw__client_find_backend(const aigw_client *client, const char *name,
+                                               size_t name_len);
+
+#endif

@@ -1,0 +1,187 @@
+/* The error object behind every failed call. */
+#include "core/errors.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/json.h"
+
+struct aigw_error {
+    aigw_status status;
+    int http_status;
+    char *message;
+    char *provider;
+    char *body;
+    char *json;
+};
+
+/* Handed out when the error itself cannot be allocated. */
+static struct aigw_error oom_error = {
+    AIGW_ENOMEM,
+    0,
+    "out of memory",
+    NULL,
+    NULL,
+    "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"code\":\"out_of_"
+    "memory\"}}"};
+
+/* OpenAI's error "type" and a stable "code" for each status. */
+static void openai_kind(aigw_status status, const char **type, const char **code) {
+    switch (status) {
+    case AIGW_EBADREQUEST:
+    case AIGW_EINVAL:
+        *type = "invalid_request_error", *code = "invalid_request";
+        return;
+    case AIGW_ENOBACKEND:
+        *type = "invalid_request_error", *code = "model_not_found";
+        return;
+    case AIGW_ENOTFOUND:
+        *type = "invalid_request_error", *code = "not_found";
+        return;
+    case AIGW_EAUTH:
+        *type = "authentication_error", *code = "invalid_api_key";
+        return;
+    case AIGW_EPERMISSION:
+        *type = "permission_error", *code = "permission_denied";
+        return;
+    case AIGW_ERATELIMIT:
+        *type = "rate_limit_error", *code = "rate_limit_exceeded";
+        return;
+    case AIGW_ETIMEOUT:
+        *type = "timeout_error", *code = "timeout";
+        return;
+    case AIGW_ENOTSUPPORTED:
+        *type = "invalid_request_error", *code = "not_supported";
+        return;
+    default:
+        *type = "server_error", *code = "upstream_error";
+        return;
+    }
+}
+
+static char *build_json(aigw_status status, const char *message) {
+    const char *type, *code;
+    openai_kind(status, &type, &code);
+    json_object *root = json_object_new_object();
+    json_object *inner = json_object_new_object();
+    if (!root || !inner) {
+        json_object_put(root);
+        json_object_put(inner);
+        return NULL;
+    }
+    json_object_object_add(inner, "message", json_object_new_string(message));
+    json_object_object_add(inner, "type", json_object_new_string(type));
+    json_object_object_add(inner, "param", NULL);
+    json_object_object_add(inner, "code", json_object_new_string(code));
+    json_object_object_add(root, "error", inner);
+    char *text = aigw__json_dup_string(root);
+    json_object_put(root);
+    return text;
+}
+
+static aigw_status error_vset(aigw_error **err, aigw_status status, const char *provider,
+                              int http_status, const char *body, size_t body_len, const char *fmt,
+                              va_list ap) {
+    if (!err || *err)
+        return status;
+    aigw_error *e = aigw__calloc(1, sizeof *e);
+    aigw__buf msg = AIGW__BUF_INIT;
+    if (!e || aigw__buf_vprintf(&msg, fmt, ap))
+        goto oom;
+    e->status = status;
+    e->http_status = http_status;
+    e->message = aigw__buf_detach(&msg);
+    if (!e->message)
+        goto oom;
+    if (provider && !(e->provider = aigw__strdup(provider)))
+        goto oom;
+    if (body && !(e->body = aigw__strndup(body, body_len)))
+        goto oom;
+    if (!(e->json = build_json(status, e->message)))
+        goto oom;
+    *err = e;
+    return status;
+oom:
+    aigw__buf_free(&msg);
+    aigw_error_free(e);
+    *err = &oom_error;
+    return status;
+}
+
+aigw_status aigw__error_set(aigw_error **err, aigw_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, status, NULL, 0, NULL, 0, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+aigw_status aigw__error_set_upstream(aigw_error **err, aigw_status status, const char *provider,
+                                     int http_status, const char *body, size_t body_len,
+                                     const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, status, provider, http_status, body, body_len, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+aigw_status aigw__status_from_http(long http_status) {
+    switch (http_status) {
+    case 400:
+    case 413:
+    case 422:
+        return AIGW_EBADREQUEST;
+    case 401:
+        return AIGW_EAUTH;
+    case 403:
+        return AIGW_EPERMISSION;
+    case 404:
+        return AIGW_ENOTFOUND;
+    case 408:
+        return AIGW_ETIMEOUT;
+    case 429:
+        return AIGW_ERATELIMIT;
+    default:
+        return http_status >= 500 && http_status <= 599 ? AIGW_EUPSTREAM : AIGW_EUPSTREAM_STATUS;
+    }
+}
+
+aigw_status aigw_error_status(const aigw_error *err) {
+    return err ? err->status : AIGW_EINVAL;
+}
+
+const char *aigw_error_message(const aigw_error *err) {
+    return err && err->message ? err->message : "";
+}
+
+int aigw_error_http_status(const aigw_error *err) {
+    return err ? err->http_status : 0;
+}
+
+const char *aigw_error_provider(const aigw_error *err) {
+    return err ? err->provider : NULL;
+}
+
+const char *aigw_error_body(const aigw_error *err) {
+    return err ? err->body : NULL;
+}
+
+const char *aigw_error_json(const aigw_error *err) {
+    return err && err->json ? err->json : oom_error.json;
+}
+
+void aigw_error_free(aigw_error *err) {
+    if (!err || err == &oom_error)
+        return;
+    aigw__free(err->message);
+    aigw__free(err->provider);
+    aigw__free(err->body);
+    aigw__free(err->json);
+    aigw__free(err);
+}

@@ -1,0 +1,51 @@
+/* json-c helpers shared by the library. */
+#include "core/json.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/errors.h"
+
+aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
+                             aigw_status fail_status, json_object **out, aigw_error **err) {
+    *out = NULL;
+    if (len > (size_t)INT32_MAX)
+        return aigw__error_set(err, fail_status, "%s: JSON too large", what);
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (jerr == json_tokener_continue)
+        return aigw__error_set(err, fail_status, "%s: invalid JSON: unexpected end of input", what);
+    if (jerr != json_tokener_success)
+        return aigw__error_set(err, fail_status, "%s: invalid JSON at byte %zu: %s", what, used,
+                               json_tokener_error_desc(jerr));
+    for (size_t i = used; i < len; i++) {
+        char c = text[i];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+            json_object_put(obj);
+            return aigw__error_set(err, fail_status,
+                                   "%s: invalid JSON: unexpected data after the value at byte %zu",
+                                   what, i);
+        }
+    }
+    *out = obj;
+    return AIGW_OK;
+}
+
+const char *aigw__json_get_string(json_object *obj, const char *key) {
+    json_object *v;
+    if (!obj || !json_object_object_get_ex(obj, key, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+char *aigw__json_dup_string(json_object *obj) {
+    size_t len;
+    const char *s = json_object_to_json_string_length(obj, AIGW__JSON_FLAGS, &len);
+    return s ? aigw__strndup(s, len) : NULL;
+}

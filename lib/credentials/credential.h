@@ -1,0 +1,38 @@
+/* Credentials: how a backend's requests are authenticated. This stage adds
+ * auth to an already-built upstream request and never logs the secret. */
+#ifndef AIGW_CREDENTIALS_CREDENTIAL_H
+#define AIGW_CREDENTIALS_CREDENTIAL_H
+
+#include <curl/curl.h>
+
+#include "aigw/error.h"
+
+typedef enum aigw__credential_kind {
+    AIGW__CRED_NONE = 0, /* no auth (local servers, mock) */
+    AIGW__CRED_API_KEY,
+} aigw__credential_kind;
+
+/* Where an API key goes, by schema. */
+typedef enum aigw__key_header {
+    AIGW__KEY_BEARER = 0, /* Authorization: Bearer KEY */
+    AIGW__KEY_X_API_KEY,  /* x-api-key: KEY */
+    AIGW__KEY_API_KEY,    /* api-key: KEY */
+    AIGW__KEY_GOOG,       /* x-goog-api-key: KEY */
+} aigw__key_header;
+
+typedef struct aigw__credential {
+    aigw__credential_kind kind;
+    aigw__key_header header;
+    char *secret; /* the key itself; wiped on free; never logged */
+    char *source; /* where it came from, for errors: "env OPENAI_API_KEY" */
+    int missing;  /* configured to come from somewhere that had nothing */
+} aigw__credential;
+
+/* Adds the auth header for `cred` to *headers. A missing key gives
+ * AIGW_EAUTH naming the backend and the source, never the value. */
+aigw_status aigw__credential_apply(const aigw__credential *cred, const char *backend_name,
+                                   struct curl_slist **headers, aigw_error **err);
+/* Zeroes and frees the secret. */
+void aigw__credential_clear(aigw__credential *cred);
+
+#endif

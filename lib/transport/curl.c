@@ -1,0 +1,197 @@
+/* The synchronous transport on libcurl's easy interface. One share handle
+ * per client lets every thread reuse connections, TLS sessions and DNS
+ * answers; each call gets its own easy handle. */
+#include <pthread.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "aigw/version.h"
+#include "core/alloc.h"
+#include "core/errors.h"
+#include "transport/transport.h"
+
+struct aigw__transport {
+    CURLSH *share;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_status = CURLE_FAILED_INIT;
+
+static void global_init(void) {
+    global_status = curl_global_init_mem(CURL_GLOBAL_DEFAULT, aigw__malloc, aigw__free,
+                                         aigw__realloc, aigw__strdup, aigw__calloc);
+}
+
+static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *user) {
+    (void)handle;
+    (void)access;
+    struct aigw__transport *t = user;
+    pthread_mutex_lock(&t->locks[data]);
+}
+
+static void share_unlock(CURL *handle, curl_lock_data data, void *user) {
+    (void)handle;
+    struct aigw__transport *t = user;
+    pthread_mutex_unlock(&t->locks[data]);
+}
+
+aigw_status aigw__transport_new(aigw__transport **out, aigw_error **err) {
+    *out = NULL;
+    pthread_once(&global_once, global_init);
+    if (global_status != CURLE_OK)
+        return aigw__error_set(err, AIGW_ETRANSPORT, "libcurl initialisation failed: %s",
+                               curl_easy_strerror(global_status));
+    aigw__transport *t = aigw__calloc(1, sizeof *t);
+    if (!t)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&t->locks[i], NULL);
+    t->share = curl_share_init();
+    if (!t->share) {
+        aigw__transport_free(t);
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    }
+    curl_share_setopt(t->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(t->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(t->share, CURLSHOPT_USERDATA, t);
+    curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    *out = t;
+    return AIGW_OK;
+}
+
+void aigw__transport_free(aigw__transport *t) {
+    if (!t)
+        return;
+    if (t->share)
+        curl_share_cleanup(t->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&t->locks[i]);
+    aigw__free(t);
+}
+
+void aigw__http_result_free(aigw__http_result *res) {
+    aigw__buf_free(&res->body);
+}
+
+typedef struct transfer {
+    CURL *easy;
+    aigw__body_sink sink;
+    void *user;
+    aigw__http_result *res;
+    int status_known;
+    int to_sink;
+    int too_big;
+    size_t received;
+} transfer;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
+    transfer *x = userp;
+    size_t len = size * nmemb;
+    if (!x->status_known) {
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->res->status);
+        x->status_known = 1;
+        x->to_sink = x->sink && x->res->status >= 200 && x->res->status <= 299;
+    }
+    x->received += len;
+    if (x->to_sink) {
+        if (x->sink(data, len, x->user)) {
+            x->res->sink_stopped = 1;
+            return CURL_WRITEFUNC_ERROR;
+        }
+        return len;
+    }
+    if (x->res->body.len + len > AIGW__MAX_RESPONSE_BYTES) {
+        x->too_big = 1;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    return aigw__buf_append(&x->res->body, data, len) ? CURL_WRITEFUNC_ERROR : len;
+}
+
+static aigw_status map_curl_error(const aigw__backend *b, CURLcode rc, const char *detail,
+                                  const transfer *x, aigw_error **err) {
+    const char *what = detail[0] ? detail : curl_easy_strerror(rc);
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return aigw__error_set_upstream(err, AIGW_ECONNECT, b->name, 0, NULL, 0,
+                                        "backend \"%s\": cannot connect: %s", b->name, what);
+    case CURLE_OPERATION_TIMEDOUT:
+        return aigw__error_set_upstream(err, AIGW_ETIMEOUT, b->name, (int)x->res->status, NULL, 0,
+                                        "backend \"%s\": timed out: %s", b->name, what);
+    case CURLE_GOT_NOTHING:
+        return aigw__error_set_upstream(err, AIGW_ETRUNCATED, b->name, 0, NULL, 0,
+                                        "backend \"%s\": closed the connection without answering",
+                                        b->name);
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+        if (x->status_known || x->received)
+            return aigw__error_set_upstream(
+                err, AIGW_ETRUNCATED, b->name, (int)x->res->status, NULL, 0,
+                "backend \"%s\": response cut off after %zu bytes: %s", b->name, x->received, what);
+        return aigw__error_set_upstream(err, AIGW_ETRANSPORT, b->name, 0, NULL, 0,
+                                        "backend \"%s\": %s", b->name, what);
+    case CURLE_OUT_OF_MEMORY:
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+        return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, b->name, (int)x->res->status, NULL,
+                                        0, "backend \"%s\": malformed HTTP answer: %s", b->name,
+                                        what);
+    default:
+        return aigw__error_set_upstream(err, AIGW_ETRANSPORT, b->name, (int)x->res->status, NULL, 0,
+                                        "backend \"%s\": %s", b->name, what);
+    }
+}
+
+aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *b,
+                                    const aigw__upstream_request *req, aigw__body_sink sink,
+                                    void *user, aigw__http_result *res, aigw_error **err) {
+    memset(res, 0, sizeof *res);
+    CURL *easy = curl_easy_init();
+    if (!easy)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    char errbuf[CURL_ERROR_SIZE] = "";
+    transfer x = {.easy = easy, .sink = sink, .user = user, .res = res};
+    curl_easy_setopt(easy, CURLOPT_SHARE, t->share);
+    curl_easy_setopt(easy, CURLOPT_URL, req->url.data);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "libaigw/" AIGW_VERSION_STRING);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, b->connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, b->timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &x);
+    if (strcmp(req->method, "POST") == 0) {
+        curl_easy_setopt(easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body.data ? req->body.data : "");
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body.len);
+    } else {
+        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    }
+    CURLcode rc = curl_easy_perform(easy);
+    if (!x.status_known)
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
+    curl_easy_cleanup(easy);
+
+    if (rc == CURLE_OK)
+        return AIGW_OK;
+    if (res->sink_stopped)
+        return AIGW_ESTOPPED; /* the sink's owner reports its own reason */
+    if (x.too_big)
+        return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, b->name, (int)res->status, NULL, 0,
+                                        "backend \"%s\": response larger than %u bytes", b->name,
+                                        AIGW__MAX_RESPONSE_BYTES);
+    if (rc == CURLE_WRITE_ERROR)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    return map_curl_error(b, rc, errbuf, &x, err);
+}

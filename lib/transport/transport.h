@@ -1,0 +1,36 @@
+/* The transport: libcurl, with connections, TLS sessions and DNS shared
+ * across the threads of one client. */
+#ifndef AIGW_TRANSPORT_TRANSPORT_H
+#define AIGW_TRANSPORT_TRANSPORT_H
+
+#include "adapters/adapter.h"
+#include "core/buf.h"
+
+typedef struct aigw__transport aigw__transport;
+
+aigw_status aigw__transport_new(aigw__transport **out, aigw_error **err);
+void aigw__transport_free(aigw__transport *t);
+
+/* Receives 2xx body bytes as they arrive; non-zero aborts the transfer. */
+typedef int (*aigw__body_sink)(const char *bytes, size_t len, void *user);
+
+typedef struct aigw__http_result {
+    long status;      /* HTTP status; 0 if none arrived */
+    aigw__buf body;   /* the body, unless a 2xx went to the sink */
+    int sink_stopped; /* the sink asked to stop */
+} aigw__http_result;
+
+/* Bodies (buffered, or error bodies) larger than this are refused. */
+#define AIGW__MAX_RESPONSE_BYTES (64u * 1024u * 1024u)
+
+/* Sends `req` to the backend. With a sink, a 2xx body streams into it;
+ * anything else (and every body without a sink) is buffered in res->body.
+ * Connection failures map to AIGW_ECONNECT, timeouts to AIGW_ETIMEOUT, other
+ * curl errors to AIGW_ETRANSPORT, each naming the backend. A sink stop
+ * returns AIGW_ESTOPPED unless the sink set its own error. */
+aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *backend,
+                                    const aigw__upstream_request *req, aigw__body_sink sink,
+                                    void *user, aigw__http_result *res, aigw_error **err);
+void aigw__http_result_free(aigw__http_result *res);
+
+#endif

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs libaigw's build and test dependencies from Debian packages.
+# Usage: scripts/install-deps.sh   (as root, or with sudo available)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config clang clang-format
+  libcurl4-openssl-dev libjson-c-dev libssl-dev libuv1-dev
+  libcriterion-dev libhttp-parser-dev
+  python3 valgrind curl ca-certificates
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
