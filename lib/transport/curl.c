@@ -16,12 +16,21 @@ struct aigw__transport {
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_status = CURLE_FAILED_INIT;
+/* curl_global_init is not thread-safe and can fail (out of memory): run it
+ * under a lock, and again on the next client if it failed. */
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+static int global_done;
 
-static void global_init(void) {
-    global_status = curl_global_init_mem(CURL_GLOBAL_DEFAULT, aigw__malloc, aigw__free,
-                                         aigw__realloc, aigw__strdup, aigw__calloc);
+static CURLcode global_init(void) {
+    CURLcode rc = CURLE_OK;
+    pthread_mutex_lock(&global_lock);
+    if (!global_done) {
+        rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, aigw__malloc, aigw__free, aigw__realloc,
+                                  aigw__strdup, aigw__calloc);
+        global_done = rc == CURLE_OK;
+    }
+    pthread_mutex_unlock(&global_lock);
+    return rc;
 }
 
 static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *user) {
@@ -39,10 +48,10 @@ static void share_unlock(CURL *handle, curl_lock_data data, void *user) {
 
 aigw_status aigw__transport_new(aigw__transport **out, aigw_error **err) {
     *out = NULL;
-    pthread_once(&global_once, global_init);
-    if (global_status != CURLE_OK)
-        return aigw__error_set(err, AIGW_ETRANSPORT, "libcurl initialisation failed: %s",
-                               curl_easy_strerror(global_status));
+    CURLcode rc = global_init();
+    if (rc != CURLE_OK)
+        return aigw__error_set(err, rc == CURLE_OUT_OF_MEMORY ? AIGW_ENOMEM : AIGW_ETRANSPORT,
+                               "libcurl initialisation failed: %s", curl_easy_strerror(rc));
     aigw__transport *t = aigw__calloc(1, sizeof *t);
     if (!t)
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""chat.py — chat and streaming with libaigw from Python.
+
+Run from the libaigw tree after building (cmake --build build):
+
+    AIGW_LIBRARY=build/libaigw.so PYTHONPATH=bindings/python \
+        python3 examples/chat.py                      # offline: mock/echo
+    ... python3 examples/chat.py openai/gpt-4o-mini "Say hello in French"
+    ... python3 examples/chat.py mock/echo "stream these words" --stream
+
+With libaigw installed where the dynamic loader finds it, AIGW_LIBRARY is
+not needed. The client reads the JSON config file named by $AIGW_CONFIG if
+set, else it is configured from the environment alone (OPENAI_API_KEY, ...);
+the built-in mock backend is always there.
+"""
+
+import os
+import sys
+
+import aigw
+
+
+def main(argv):
+    stream = "--stream" in argv
+    args = [a for a in argv if a != "--stream"]
+    model = args[0] if args else "mock/echo"
+    prompt = args[1] if len(args) > 1 else "Hello from Python!"
+    messages = [{"role": "user", "content": prompt}]
+
+    config_path = os.environ.get("AIGW_CONFIG") or None
+    try:
+        with aigw.Client(config_path=config_path) as client:
+            if stream:
+                # Chunks are OpenAI chat.completion.chunk dicts, as they arrive.
+                for chunk in client.chat_stream(model=model, messages=messages):
+                    for choice in chunk.get("choices", []):
+                        print(choice.get("delta", {}).get("content") or "", end="", flush=True)
+                print()
+            else:
+                response = client.chat(model=model, messages=messages, max_tokens=200)
+                print(response["choices"][0]["message"]["content"])
+                usage = response.get("usage")
+                if usage:
+                    print("[%(prompt_tokens)s prompt + %(completion_tokens)s completion tokens]"
+                          % usage, file=sys.stderr)
+    except aigw.RateLimitError as e:
+        print("rate limited, try again later: %s" % e, file=sys.stderr)
+        return 2
+    except aigw.Error as e:
+        # e.status_name, e.message, e.http_status, e.provider, e.body
+        print("error: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
