@@ -19,9 +19,12 @@ static aigw_status oom(aigw_error **err) {
  * provider prefix, and for streams "stream": true with usage requested. */
 static aigw_status prepare_body(aigw__call *call, aigw_error **err) {
     json_object *req = call->request;
+    /* call->model points into the old "model" value, which the add frees:
+     * repoint it at the new value. */
     json_object *model = json_object_new_string(call->model);
     if (!model || json_object_object_add(req, "model", model))
         return oom(err);
+    call->model = json_object_get_string(model);
     if (call->op == AIGW__OP_CHAT_STREAM) {
         json_object *opts;
         if (!json_object_object_get_ex(req, "stream_options", &opts) ||

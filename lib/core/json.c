@@ -1,23 +1,58 @@
 /* json-c helpers shared by the library. */
 #include "core/json.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/errors.h"
+
+/* json_tokener_new costs about as much as parsing a 1 KB request, so each
+ * thread keeps one tokener and resets it between documents. */
+static pthread_key_t tokener_key;
+static pthread_once_t tokener_once = PTHREAD_ONCE_INIT;
+static int tokener_key_ok;
+
+static void tokener_destroy(void *tok) {
+    json_tokener_free(tok);
+}
+
+static void tokener_key_init(void) {
+    tokener_key_ok = pthread_key_create(&tokener_key, tokener_destroy) == 0;
+}
+
+static json_tokener *thread_tokener(void) {
+    pthread_once(&tokener_once, tokener_key_init);
+    json_tokener *tok = tokener_key_ok ? pthread_getspecific(tokener_key) : NULL;
+    if (tok)
+        return tok;
+    tok = json_tokener_new();
+    if (tok && tokener_key_ok && pthread_setspecific(tokener_key, tok) != 0) {
+        json_tokener_free(tok);
+        return NULL;
+    }
+    return tok;
+}
+
+static void tokener_release(json_tokener *tok) {
+    if (tokener_key_ok)
+        json_tokener_reset(tok);
+    else
+        json_tokener_free(tok);
+}
 
 aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
                              aigw_status fail_status, json_object **out, aigw_error **err) {
     *out = NULL;
     if (len > (size_t)INT32_MAX)
         return aigw__error_set(err, fail_status, "%s: JSON too large", what);
-    json_tokener *tok = json_tokener_new();
+    json_tokener *tok = thread_tokener();
     if (!tok)
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
+    tokener_release(tok);
     if (jerr == json_tokener_continue)
         return aigw__error_set(err, fail_status, "%s: invalid JSON: unexpected end of input", what);
     if (jerr != json_tokener_success)

@@ -1,0 +1,149 @@
+/* aigw-cli — what the command files share: option parsing, config discovery,
+ * error reporting and exit codes. Every capability is a libaigw call; this
+ * program only parses arguments and prints. */
+#ifndef AIGW_CLI_H
+#define AIGW_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <aigw/aigw.h>
+
+#define CLI_NAME "aigw-cli"
+
+/* ---- exit codes (docs/cli.md has the table) ---- */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1,   /* anything else: internal, out of memory, I/O */
+    CLI_EXIT_USAGE = 2,     /* bad command line */
+    CLI_EXIT_CONFIG = 3,    /* config file missing or invalid */
+    CLI_EXIT_AUTH = 4,      /* authentication or permission refused */
+    CLI_EXIT_RATELIMIT = 5, /* rate limited */
+    CLI_EXIT_REQUEST = 6,   /* bad request, not found, no backend, not supported */
+    CLI_EXIT_UPSTREAM = 7,  /* upstream failed or answered nonsense */
+    CLI_EXIT_NETWORK = 8,   /* could not connect, timed out, transport error */
+    CLI_EXIT_INTERRUPTED = 130
+};
+
+/* Where a failure happened: EIO while loading the config is a config error. */
+typedef enum cli_phase { CLI_PHASE_SETUP, CLI_PHASE_CALL } cli_phase;
+
+int cli_exit_code(aigw_status status, cli_phase phase);
+
+/* Prints "aigw-cli: <message> (<STATUS>[, HTTP NNN][, provider P])" to stderr,
+ * frees `err` and returns the exit code for it. */
+int cli_report_error(aigw_status status, aigw_error *err, cli_phase phase);
+/* Prints "aigw-cli: <formatted>" on one line to stderr. */
+void cli_errorf(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* A usage error: the line, a hint to --help, and CLI_EXIT_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Writes `len` bytes to stdout and flushes; 0 on success, -1 (reported) on a
+ * write error. */
+int cli_write_out(const char *s, size_t len);
+
+/* ---- usage texts (usage.c) ---- */
+/* Prints the usage of `command` (NULL: the overview) to `out`; returns -1
+ * for an unknown command. */
+int cli_print_usage(const char *command, FILE *out);
+void cli_print_version(FILE *out);
+
+/* ---- option parsing (args.c) ---- */
+typedef struct cli_opt {
+    const char *long_name; /* "model" for --model */
+    char short_name;       /* 'm' for -m, or 0 */
+    int takes_value;
+    int id;
+} cli_opt;
+
+/* Returned by cli_next_arg besides an option id (ids are >= 0). */
+#define CLI_ARG_END (-1)
+#define CLI_ARG_POSITIONAL (-2)
+#define CLI_ARG_ERROR (-3) /* already reported as a usage error */
+
+/* Options may come before or after positional arguments; "--" ends them,
+ * "-" alone is positional. Short options cluster (-vv) and take a value
+ * joined or separate (-mX, -m X); long ones --name=value or --name value. */
+typedef struct cli_parser {
+    int argc;
+    char **argv;
+    int index;
+    const char *cluster; /* rest of a short-option cluster */
+    int only_positional;
+    const char *command; /* for messages */
+} cli_parser;
+
+void cli_parser_init(cli_parser *p, int argc, char **argv, const char *command);
+int cli_next_arg(cli_parser *p, const cli_opt *opts, const char **value);
+
+/* Options every command takes. */
+enum {
+    CLI_OPT_HELP = 1000,
+    CLI_OPT_VERBOSE,
+    CLI_OPT_CONFIG,
+    CLI_OPT_JSON,
+};
+#define CLI_COMMON_OPTS                                                                            \
+    {"help", 'h', 0, CLI_OPT_HELP}, {"verbose", 'v', 0, CLI_OPT_VERBOSE},                          \
+        {"config", 'c', 1, CLI_OPT_CONFIG}, {                                                      \
+        "json", 0, 0, CLI_OPT_JSON                                                                 \
+    }
+
+typedef struct cli_common {
+    const char *config_path; /* --config */
+    int verbose;             /* -v count */
+    int json;                /* --json */
+    int help;                /* --help */
+} cli_common;
+
+/* Applies a common option; returns 1 if `id` was one. */
+int cli_common_option(cli_common *c, int id, const char *value);
+
+/* Strict number parsing; 0 on success, else a usage error is reported. */
+int cli_parse_long(const char *command, const char *option, const char *text, long min, long max,
+                   long *out);
+int cli_parse_double(const char *command, const char *option, const char *text, double *out);
+
+/* ---- config discovery and the client (config.c) ---- */
+/* --config > $AIGW_CONFIG > ~/.config/aigw/config.json if it exists >
+ * environment only. Returns an exit code; on 0 *client is ready. */
+int cli_open_client(const cli_common *c, aigw_client **client);
+
+/* ---- input (input.c) ---- */
+/* Reads all of stdin into a NUL-terminated malloc'd string; NULL on error
+ * (reported). */
+char *cli_read_stdin(size_t *len);
+
+/* ---- printing JSON answers (print.c) ---- */
+struct json_object;
+/* Parses `len` bytes of JSON; NULL if they are not JSON. */
+struct json_object *cli_json_parse(const char *text, size_t len);
+/* Writes `text` and a newline to stdout as one line (re-serialised compactly
+ * if it spans lines); 0 or -1 (reported). */
+int cli_print_json_line(const char *text, size_t len);
+/* Prints "usage: prompt_tokens=N completion_tokens=N total_tokens=N" to
+ * stderr from an OpenAI "usage" object (completion_tokens only if present),
+ * or "usage: not reported" when `usage` is NULL. */
+void cli_print_usage_stats(struct json_object *usage);
+
+/* ---- SIGINT ---- */
+/* Installs a handler that sets a flag the stream callbacks check; if the
+ * program has not stopped a second later (a stalled upstream), it exits 130
+ * at once. A second Ctrl-C kills at once too. */
+void cli_catch_sigint(void);
+int cli_interrupted(void);
+
+/* ---- commands ---- */
+int cli_cmd_chat(int argc, char **argv);
+int cli_cmd_embed(int argc, char **argv);
+int cli_cmd_models(int argc, char **argv);
+
+#endif

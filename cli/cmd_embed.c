@@ -1,0 +1,233 @@
+/* aigw-cli embed — one embedding per input, printed as a JSON array line. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cli.h"
+
+enum { OPT_MODEL = 1, OPT_DIMENSIONS, OPT_USAGE };
+
+static const cli_opt embed_opts[] = {
+    CLI_COMMON_OPTS,
+    {"model", 'm', 1, OPT_MODEL},
+    {"dimensions", 0, 1, OPT_DIMENSIONS},
+    {"usage", 0, 0, OPT_USAGE},
+    {0},
+};
+
+typedef struct embed_args {
+    cli_common common;
+    const char *model;
+    long dimensions; /* 0: not given */
+    int usage;
+    json_object *inputs; /* array of strings */
+} embed_args;
+
+static const char *default_model(void) {
+    const char *m = getenv("AIGW_EMBED_MODEL");
+    if (m && *m) {
+        return m;
+    }
+    const char *key = getenv("OPENAI_API_KEY");
+    if (key && *key) {
+        return "openai/text-embedding-3-small";
+    }
+    return NULL;
+}
+
+static int add_input(embed_args *a, const char *s, size_t len) {
+    json_object *str = json_object_new_string_len(s, (int)len);
+    if (!str || json_object_array_add(a->inputs, str) != 0) {
+        json_object_put(str);
+        cli_errorf("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Each non-empty line of standard input is one input. */
+static int add_stdin_inputs(embed_args *a) {
+    size_t len = 0;
+    char *text = cli_read_stdin(&len);
+    if (!text) {
+        return -1;
+    }
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl ? nl : end;
+        size_t n = (size_t)(line_end - p);
+        if (n > 0 && p[n - 1] == '\r') {
+            n--;
+        }
+        if (n > 0 && (n > 0x7fffffff || add_input(a, p, n) != 0)) {
+            free(text);
+            return -1;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    free(text);
+    return 0;
+}
+
+static int parse_embed_args(int argc, char **argv, embed_args *a) {
+    cli_parser p;
+    const char *value = NULL;
+    int id, used_stdin = 0;
+
+    cli_parser_init(&p, argc, argv, "embed");
+    while ((id = cli_next_arg(&p, embed_opts, &value)) != CLI_ARG_END) {
+        switch (id) {
+        case CLI_ARG_ERROR:
+            return CLI_EXIT_USAGE;
+        case CLI_ARG_POSITIONAL:
+            if (strcmp(value, "-") == 0) {
+                if (used_stdin) {
+                    return cli_usage_error("embed", "'-' (standard input) given twice");
+                }
+                used_stdin = 1;
+                if (add_stdin_inputs(a) != 0) {
+                    return CLI_EXIT_FAILURE;
+                }
+            } else if (add_input(a, value, strlen(value)) != 0) {
+                return CLI_EXIT_FAILURE;
+            }
+            break;
+        case OPT_MODEL:
+            a->model = value;
+            break;
+        case OPT_DIMENSIONS:
+            if (cli_parse_long("embed", "--dimensions", value, 1, 1000000L, &a->dimensions)) {
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_USAGE:
+            a->usage = 1;
+            break;
+        default:
+            cli_common_option(&a->common, id, value);
+            break;
+        }
+    }
+    if (!a->common.help && json_object_array_length(a->inputs) == 0) {
+        return cli_usage_error("embed", used_stdin ? "standard input held no text to embed"
+                                                   : "missing TEXT");
+    }
+    return CLI_EXIT_OK;
+}
+
+static char *build_request(embed_args *a) {
+    json_object *req = json_object_new_object();
+    char *out = NULL;
+    if (!req) {
+        return NULL;
+    }
+    int bad = json_object_object_add(req, "model", json_object_new_string(a->model)) != 0;
+    if (!bad) {
+        bad = json_object_object_add(req, "input", json_object_get(a->inputs)) != 0;
+    }
+    if (!bad && a->dimensions > 0) {
+        bad = json_object_object_add(req, "dimensions", json_object_new_int64(a->dimensions)) != 0;
+    }
+    if (!bad) {
+        const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+        out = s ? strdup(s) : NULL;
+    }
+    json_object_put(req);
+    return out;
+}
+
+/* One line per embedding, in input order (by "index", not by position). */
+static int print_embeddings(const char *response) {
+    json_object *obj = cli_json_parse(response, strlen(response));
+    json_object *data = NULL;
+    int rc = CLI_EXIT_OK;
+
+    if (!obj || !json_object_object_get_ex(obj, "data", &data) ||
+        !json_object_is_type(data, json_type_array)) {
+        json_object_put(obj);
+        cli_errorf("the response holds no embeddings (AIGW_EBADRESPONSE)");
+        return CLI_EXIT_UPSTREAM;
+    }
+    size_t n = json_object_array_length(data);
+    for (size_t want = 0; want < n && rc == CLI_EXIT_OK; want++) {
+        json_object *found = NULL;
+        for (size_t i = 0; i < n; i++) {
+            json_object *item = json_object_array_get_idx(data, i), *idx = NULL;
+            if (json_object_object_get_ex(item, "index", &idx)
+                    ? json_object_get_int64(idx) == (int64_t)want
+                    : i == want) {
+                found = item;
+                break;
+            }
+        }
+        json_object *emb = NULL;
+        if (!found || !json_object_object_get_ex(found, "embedding", &emb)) {
+            cli_errorf("the response has no embedding for input %zu (AIGW_EBADRESPONSE)", want);
+            rc = CLI_EXIT_UPSTREAM;
+            break;
+        }
+        const char *line = json_object_to_json_string_ext(emb, JSON_C_TO_STRING_PLAIN |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (cli_print_json_line(line, strlen(line)) != 0) {
+            rc = CLI_EXIT_FAILURE;
+        }
+    }
+    json_object_put(obj);
+    return rc;
+}
+
+static void print_usage_of(const char *response) {
+    json_object *obj = cli_json_parse(response, strlen(response));
+    json_object *usage = NULL;
+    json_object_object_get_ex(obj, "usage", &usage);
+    cli_print_usage_stats(usage);
+    json_object_put(obj);
+}
+
+int cli_cmd_embed(int argc, char **argv) {
+    embed_args a;
+    aigw_client *client = NULL;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    if (!(a.inputs = json_object_new_array())) {
+        cli_errorf("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    rc = parse_embed_args(argc, argv, &a);
+    if (rc == CLI_EXIT_OK && a.common.help) {
+        cli_print_usage("embed", stdout);
+    } else if (rc == CLI_EXIT_OK && !a.model && !(a.model = default_model())) {
+        rc = cli_usage_error("embed", "no model: pass -m MODEL (e.g. -m mock/embed), or set "
+                                      "AIGW_EMBED_MODEL, or OPENAI_API_KEY for "
+                                      "openai/text-embedding-3-small");
+    } else if (rc == CLI_EXIT_OK && (rc = cli_open_client(&a.common, &client)) == CLI_EXIT_OK) {
+        char *request = build_request(&a);
+        char *response = NULL;
+        aigw_error *err = NULL;
+        if (!request) {
+            cli_errorf("out of memory building the request");
+            rc = CLI_EXIT_FAILURE;
+        } else {
+            cli_catch_sigint();
+            aigw_status st = aigw_embed(client, request, &response, &err);
+            if (st != AIGW_OK) {
+                rc = cli_report_error(st, err, CLI_PHASE_CALL);
+            } else {
+                rc = a.common.json ? (cli_print_json_line(response, strlen(response)) ? 1 : 0)
+                                   : print_embeddings(response);
+                if (a.usage) {
+                    print_usage_of(response);
+                }
+            }
+        }
+        aigw_free(response);
+        free(request);
+        aigw_client_free(client);
+    }
+    json_object_put(a.inputs);
+    return rc;
+}

@@ -1,0 +1,108 @@
+/* aigw-cli — the usage texts and the version line. */
+#include <string.h>
+
+#include "cli.h"
+
+static const char overview[] =
+    "Usage: " CLI_NAME " [-v] [--config FILE] COMMAND [OPTIONS] [ARGS]\n"
+    "       " CLI_NAME " --version | --help | help COMMAND\n"
+    "\n"
+    "A command line over libaigw, an AI gateway you can link.\n"
+    "\n"
+    "Commands:\n"
+    "  chat     send a prompt to a chat model and print the answer\n"
+    "  embed    print the embedding of each input text\n"
+    "  models   list the models the configured backends offer\n"
+    "  help     print the usage of a command\n"
+    "\n"
+    "Options every command takes:\n"
+    "  -c, --config FILE  config file (default: $AIGW_CONFIG, then\n"
+    "                     ~/.config/aigw/config.json if it exists, else the\n"
+    "                     environment alone)\n"
+    "      --json         print the raw OpenAI-shaped JSON\n"
+    "  -v, --verbose      log the library's info lines to stderr (-vv: debug)\n"
+    "  -h, --help         print the usage and exit\n"
+    "\n"
+    "Exit codes: 0 ok, 1 other failure, 2 usage, 3 config, 4 auth, 5 rate limited,\n"
+    "6 bad request / unknown model, 7 upstream failure, 8 network, 130 interrupted.\n";
+
+static const char chat_usage[] =
+    "Usage: " CLI_NAME " chat [OPTIONS] PROMPT...\n"
+    "\n"
+    "Sends PROMPT (the arguments joined by spaces; \"-\" reads all of standard\n"
+    "input) to a chat model and streams the answer to stdout as it arrives.\n"
+    "\n"
+    "Options:\n"
+    "  -m, --model MODEL      provider/model, e.g. openai/gpt-4o-mini, mock/echo\n"
+    "                         (default: $AIGW_MODEL, else openai/gpt-4o-mini when\n"
+    "                         OPENAI_API_KEY is set)\n"
+    "  -s, --system TEXT      a system message\n"
+    "      --max-tokens N     cap the answer at N tokens\n"
+    "      --temperature X    sampling temperature\n"
+    "      --no-stream        wait for the whole answer, then print it\n"
+    "      --json             print the raw response (streaming: one chunk per\n"
+    "                         line, NDJSON) instead of the text\n"
+    "      --usage            print token usage to stderr\n"
+    "  -c, --config FILE      config file\n"
+    "  -v, --verbose          library logs to stderr (-vv: debug)\n"
+    "  -h, --help             print this and exit\n"
+    "\n"
+    "Tool calls in the answer are printed as \"[tool call] name(arguments)\" lines.\n";
+
+static const char embed_usage[] =
+    "Usage: " CLI_NAME " embed [OPTIONS] TEXT...\n"
+    "\n"
+    "Embeds each TEXT (\"-\" reads standard input, one input per non-empty line)\n"
+    "and prints each embedding as a JSON array on its own line, in input order.\n"
+    "\n"
+    "Options:\n"
+    "  -m, --model MODEL      provider/model, e.g. openai/text-embedding-3-small,\n"
+    "                         mock/embed (default: $AIGW_EMBED_MODEL, else\n"
+    "                         openai/text-embedding-3-small when OPENAI_API_KEY is set)\n"
+    "      --dimensions N     ask for N dimensions\n"
+    "      --json             print the raw response\n"
+    "      --usage            print token usage to stderr\n"
+    "  -c, --config FILE      config file\n"
+    "  -v, --verbose          library logs to stderr (-vv: debug)\n"
+    "  -h, --help             print this and exit\n";
+
+static const char models_usage[] =
+    "Usage: " CLI_NAME " models [OPTIONS] [PROVIDER]\n"
+    "\n"
+    "Lists the models of one backend (PROVIDER, e.g. openai) or of every\n"
+    "configured backend, one \"provider/model\" id per line.\n"
+    "\n"
+    "Options:\n"
+    "      --json             print the raw response\n"
+    "  -c, --config FILE      config file\n"
+    "  -v, --verbose          library logs to stderr (-vv: debug)\n"
+    "  -h, --help             print this and exit\n";
+
+static const char help_usage[] = "Usage: " CLI_NAME " help [COMMAND]\n"
+                                 "\n"
+                                 "Prints the usage of COMMAND, or the overview.\n";
+
+int cli_print_usage(const char *command, FILE *out) {
+    const char *text = NULL;
+    if (!command) {
+        text = overview;
+    } else if (strcmp(command, "chat") == 0) {
+        text = chat_usage;
+    } else if (strcmp(command, "embed") == 0) {
+        text = embed_usage;
+    } else if (strcmp(command, "models") == 0) {
+        text = models_usage;
+    } else if (strcmp(command, "help") == 0) {
+        text = help_usage;
+    } else {
+        return -1;
+    }
+    fputs(text, out);
+    fflush(out);
+    return 0;
+}
+
+void cli_print_version(FILE *out) {
+    fprintf(out, CLI_NAME " %s (libaigw %s)\n", AIGW_VERSION_STRING, aigw_version_string());
+    fflush(out);
+}
