@@ -41,11 +41,10 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 2
 fi
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DAIGW_BUILD_FUZZ=ON -DAIGW_BUILD_TESTS=OFF -DAIGW_BUILD_EXAMPLES=OFF \
-    -DAIGW_BUILD_BENCH=OFF -DAIGW_SANITIZE="$sanitize"
-fi
+# Configure every time (cheap): it picks up new fuzz/fuzz_*.c files.
+CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DAIGW_BUILD_FUZZ=ON -DAIGW_BUILD_TESTS=OFF -DAIGW_BUILD_EXAMPLES=OFF \
+  -DAIGW_BUILD_BENCH=OFF -DAIGW_SANITIZE="$sanitize" >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/aigw-fuzz.XXXXXX")
 failed=()
