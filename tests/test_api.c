@@ -353,3 +353,21 @@ Test(log, lines_go_to_the_callback_at_or_above_level) {
     aigw_client_free(c);
     cr_assert_str_eq(aigw_log_level_name(AIGW_LOG_WARN), "warn");
 }
+
+Test(request, deeply_nested_tool_schemas_are_accepted) {
+    /* json-c's default depth is 32; tool schemas can nest deeper. */
+    char req[4096] = "{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":"
+                     "\"x\"}],\"x_schema\":";
+    for (int i = 0; i < 60; i++)
+        strcat(req, "{\"a\":");
+    strcat(req, "1");
+    for (int i = 0; i < 60; i++)
+        strcat(req, "}");
+    strcat(req, "}");
+    aigw_client *c = mock_client();
+    char *out = NULL;
+    aigw_error *e = NULL;
+    cr_assert_eq(aigw_chat(c, req, &out, &e), AIGW_OK, "%s", aigw_error_message(e));
+    aigw_free(out);
+    aigw_client_free(c);
+}

@@ -57,7 +57,8 @@ typedef struct aigw__chunk_sink {
 } aigw__chunk_sink;
 
 typedef struct aigw__adapter {
-    const char *schema; /* the config's "schema" value */
+    const char *schema;          /* the config's "schema" value */
+    aigw__key_header key_header; /* where an API key goes for this schema */
 
     /* Builds the upstream request for call->op (URL from the backend's
      * base_url, headers other than auth, body). */

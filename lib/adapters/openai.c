@@ -167,6 +167,7 @@ static void openai_stream_free(void *state) {
 
 const aigw__adapter aigw__adapter_openai = {
     .schema = "openai",
+    .key_header = AIGW__KEY_BEARER,
     .build = openai_build,
     .parse = openai_parse,
     .error = openai_error,

@@ -59,10 +59,10 @@ static aigw_status set_base_url(aigw__backend *b, const char *url, const char *p
 
 /* Sets the credential's source description and, when `value` is non-NULL
  * and non-empty, its secret. */
-static aigw_status set_key(aigw__credential *cred, const char *value, const char *source,
-                           aigw_error **err) {
+static aigw_status set_key(aigw__credential *cred, aigw__key_header header, const char *value,
+                           const char *source, aigw_error **err) {
     cred->kind = AIGW__CRED_API_KEY;
-    cred->header = AIGW__KEY_BEARER;
+    cred->header = header;
     if (!(cred->source = aigw__strdup(source)))
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     if (value && *value) {
@@ -212,11 +212,11 @@ static aigw_status load_backend(aigw_client *client, const char *name, json_obje
         goto out;
     }
     if (api_key)
-        st = set_key(&b.credential, api_key, "the config's api_key", err);
+        st = set_key(&b.credential, b.adapter->key_header, api_key, "the config's api_key", err);
     else if (api_key_env) {
         char source[200];
         snprintf(source, sizeof source, "environment variable %s", api_key_env);
-        st = set_key(&b.credential, getenv(api_key_env), source, err);
+        st = set_key(&b.credential, b.adapter->key_header, getenv(api_key_env), source, err);
     }
     if (st)
         goto out;
@@ -298,7 +298,8 @@ aigw_status aigw__config_add_env_backends(aigw_client *client, aigw_error **err)
             goto out;
         /* A custom base URL without a key is a keyless local server. */
         if ((key && *key) || !(base && *base))
-            if ((st = set_key(&b.credential, key, "environment variable OPENAI_API_KEY", err)))
+            if ((st = set_key(&b.credential, AIGW__KEY_BEARER, key,
+                              "environment variable OPENAI_API_KEY", err)))
                 goto out;
         if ((st = push_backend(client, &b, err)))
             goto out;

@@ -26,7 +26,8 @@ static json_tokener *thread_tokener(void) {
     json_tokener *tok = tokener_key_ok ? pthread_getspecific(tokener_key) : NULL;
     if (tok)
         return tok;
-    tok = json_tokener_new();
+    /* Deeper than json-c's default of 32: tool JSON schemas nest. */
+    tok = json_tokener_new_ex(AIGW__JSON_MAX_DEPTH);
     if (tok && tokener_key_ok && pthread_setspecific(tokener_key, tok) != 0) {
         json_tokener_free(tok);
         return NULL;

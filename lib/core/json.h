@@ -20,6 +20,9 @@ const char *aigw__json_get_string(json_object *obj, const char *key);
  * from aigw__malloc; NULL on allocation failure. */
 char *aigw__json_dup_string(json_object *obj);
 
+/* How deeply a document we parse may nest. */
+#define AIGW__JSON_MAX_DEPTH 128
+
 #define AIGW__JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 #endif
