@@ -6,6 +6,7 @@
 static const aigw__adapter *const adapters[] = {
     &aigw__adapter_openai,
     &aigw__adapter_mock,
+    &aigw__adapter_azure_openai,
 };
 
 const aigw__adapter *aigw__adapter_find(const char *schema) {

@@ -94,5 +94,6 @@ const aigw__adapter *aigw__adapter_find(const char *schema);
 
 extern const aigw__adapter aigw__adapter_openai;
 extern const aigw__adapter aigw__adapter_mock;
+extern const aigw__adapter aigw__adapter_azure_openai;
 
 #endif

@@ -16,9 +16,10 @@ typedef struct aigw__backend {
     aigw__credential credential;
     struct curl_slist *extra_headers; /* "Name: value" lines from the config */
     long connect_timeout_ms;
-    long timeout_ms; /* whole request, streams included; 0 = none */
-    int from_env;    /* zero-config backend built from environment variables */
-    int listable;    /* aigw_models(NULL) asks it (has what it needs to answer) */
+    long timeout_ms;   /* whole request, streams included; 0 = none */
+    char *api_version; /* azure-openai: the api-version query parameter */
+    int from_env;      /* zero-config backend built from environment variables */
+    int listable;      /* aigw_models(NULL) asks it (has what it needs to answer) */
 } aigw__backend;
 
 void aigw__backend_free(aigw__backend *b);

@@ -13,10 +13,13 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define DEFAULT_TIMEOUT_MS 600000L
 #define OPENAI_DEFAULT_BASE_URL "https://api.openai.com/v1"
+/* The newest generally available Azure OpenAI data-plane API version. */
+#define AZURE_DEFAULT_API_VERSION "2024-10-21"
 
 void aigw__backend_free(aigw__backend *b) {
     aigw__free(b->name);
     aigw__free(b->base_url);
+    aigw__free(b->api_version);
     aigw__credential_clear(&b->credential);
     curl_slist_free_all(b->extra_headers);
     memset(b, 0, sizeof *b);
@@ -164,8 +167,9 @@ static aigw_status load_backend(aigw_client *client, const char *name, json_obje
                 goto out;
             if (!(b.adapter = aigw__adapter_find(json_object_get_string(val)))) {
                 st = aigw__error_set(err, AIGW_ECONFIG,
-                                     "%s.schema: unknown schema \"%s\" (known: openai, mock)", path,
-                                     json_object_get_string(val));
+                                     "%s.schema: unknown schema \"%s\" (known: openai, "
+                                     "azure-openai, mock)",
+                                     path, json_object_get_string(val));
                 goto out;
             }
         } else if (strcmp(key, "base_url") == 0) {
@@ -180,6 +184,13 @@ static aigw_status load_backend(aigw_client *client, const char *name, json_obje
             if ((st = want_type(val, json_type_string, path, key, "a string", err)))
                 goto out;
             api_key_env = json_object_get_string(val);
+        } else if (strcmp(key, "api_version") == 0) {
+            if ((st = want_type(val, json_type_string, path, key, "a string", err)))
+                goto out;
+            if (!(b.api_version = aigw__strdup(json_object_get_string(val)))) {
+                st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+                goto out;
+            }
         } else if (strcmp(key, "headers") == 0) {
             if ((st = want_type(val, json_type_object, path, key, "an object", err)) ||
                 (st = load_headers(&b, val, path, err)))
@@ -193,13 +204,24 @@ static aigw_status load_backend(aigw_client *client, const char *name, json_obje
         } else {
             st = aigw__error_set(err, AIGW_ECONFIG,
                                  "%s: unknown key \"%s\" (known: schema, base_url, api_key, "
-                                 "api_key_env, headers, timeout_ms, connect_timeout_ms)",
+                                 "api_key_env, api_version, headers, timeout_ms, "
+                                 "connect_timeout_ms)",
                                  path, key);
             goto out;
         }
     }
     if (!b.adapter) {
         st = aigw__error_set(err, AIGW_ECONFIG, "%s: \"schema\" is required", path);
+        goto out;
+    }
+    if (b.api_version && b.adapter != &aigw__adapter_azure_openai) {
+        st = aigw__error_set(err, AIGW_ECONFIG, "%s.api_version: only for schema azure-openai",
+                             path);
+        goto out;
+    }
+    if (b.adapter == &aigw__adapter_azure_openai && !b.api_version &&
+        !(b.api_version = aigw__strdup(AZURE_DEFAULT_API_VERSION))) {
+        st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
         goto out;
     }
     if (!b.adapter->local && !b.base_url) {
@@ -303,6 +325,32 @@ aigw_status aigw__config_add_env_backends(aigw_client *client, aigw_error **err)
                 goto out;
         if ((st = push_backend(client, &b, err)))
             goto out;
+    }
+    if (!aigw__client_find_backend(client, "azure", 5)) {
+        /* The official SDKs' variables: AZURE_OPENAI_ENDPOINT,
+         * AZURE_OPENAI_API_KEY, OPENAI_API_VERSION. Present only with an
+         * endpoint; "azure/<deployment>" picks the deployment. */
+        const char *endpoint = getenv("AZURE_OPENAI_ENDPOINT");
+        const char *version = getenv("OPENAI_API_VERSION");
+        if (endpoint && *endpoint) {
+            b.adapter = &aigw__adapter_azure_openai;
+            b.from_env = 1;
+            b.listable = 1;
+            b.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+            b.timeout_ms = DEFAULT_TIMEOUT_MS;
+            if (!(b.name = aigw__strdup("azure")) ||
+                !(b.api_version =
+                      aigw__strdup(version && *version ? version : AZURE_DEFAULT_API_VERSION))) {
+                st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+                goto out;
+            }
+            if ((st = set_base_url(&b, endpoint, "environment variable AZURE_OPENAI_ENDPOINT",
+                                   err)) ||
+                (st = set_key(&b.credential, AIGW__KEY_API_KEY, getenv("AZURE_OPENAI_API_KEY"),
+                              "environment variable AZURE_OPENAI_API_KEY", err)) ||
+                (st = push_backend(client, &b, err)))
+                goto out;
+        }
     }
     if (!aigw__client_find_backend(client, "mock", 4)) {
         b.adapter = &aigw__adapter_mock;
