@@ -29,9 +29,8 @@ static void build(aigw_client *client, aigw__op op, const char *request, aigw__u
                              &call.model, NULL),
                  AIGW_OK);
     cr_assert_eq(call.backend->adapter->build(&call, up, NULL), AIGW_OK);
-    cr_assert_eq(
-        aigw__credential_apply(&call.backend->credential, call.backend->name, &up->headers, NULL),
-        AIGW_OK);
+    cr_assert_eq(aigw__credential_apply(&call.backend->credential, call.backend->name, up, NULL),
+                 AIGW_OK);
 }
 
 Test(azure, deployment_url_api_version_and_api_key_header) {

@@ -10,6 +10,7 @@
 #include "aigw/error.h"
 #include "core/backend.h"
 #include "core/buf.h"
+#include "core/upstream.h"
 
 typedef enum aigw__op {
     AIGW__OP_CHAT = 0,
@@ -40,14 +41,7 @@ typedef struct aigw__call {
     aigw__usage usage;      /* filled in by parse / the stream decoder */
 } aigw__call;
 
-typedef struct aigw__upstream_request {
-    const char *method; /* "GET" or "POST" (static string) */
-    aigw__buf url;
-    struct curl_slist *headers;
-    aigw__buf body;
-} aigw__upstream_request;
-
-void aigw__upstream_request_free(aigw__upstream_request *req);
+/* aigw__upstream_request: see core/upstream.h. */
 
 /* Where translated stream chunks go: one OpenAI chat.completion.chunk JSON
  * text per call. Non-zero return stops the stream (AIGW_ESTOPPED). */
@@ -94,6 +88,7 @@ const aigw__adapter *aigw__adapter_find(const char *schema);
 
 extern const aigw__adapter aigw__adapter_openai;
 extern const aigw__adapter aigw__adapter_mock;
+extern const aigw__adapter aigw__adapter_anthropic;
 extern const aigw__adapter aigw__adapter_azure_openai;
 
 #endif

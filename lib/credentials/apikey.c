@@ -6,7 +6,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
-#include "credentials/credential.h"
+#include "credentials/apikey.h"
 
 static const char *header_prefix(aigw__key_header header) {
     switch (header) {
@@ -22,10 +22,8 @@ static const char *header_prefix(aigw__key_header header) {
     }
 }
 
-aigw_status aigw__credential_apply(const aigw__credential *cred, const char *backend_name,
-                                   struct curl_slist **headers, aigw_error **err) {
-    if (cred->kind == AIGW__CRED_NONE)
-        return AIGW_OK;
+aigw_status aigw__apikey_apply(const aigw__credential *cred, const char *backend_name,
+                               struct curl_slist **headers, aigw_error **err) {
     if (cred->missing || !cred->secret || !*cred->secret)
         return aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
                                         "backend \"%s\": no API key (%s is not set)", backend_name,
@@ -46,13 +44,4 @@ aigw_status aigw__credential_apply(const aigw__credential *cred, const char *bac
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     *headers = grown;
     return AIGW_OK;
-}
-
-void aigw__credential_clear(aigw__credential *cred) {
-    if (cred->secret) {
-        OPENSSL_cleanse(cred->secret, strlen(cred->secret));
-        aigw__free(cred->secret);
-    }
-    aigw__free(cred->source);
-    memset(cred, 0, sizeof *cred);
 }
