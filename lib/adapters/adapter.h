@@ -85,6 +85,8 @@ typedef struct aigw__adapter {
 
 /* The adapter for a schema name, or NULL. */
 const aigw__adapter *aigw__adapter_find(const char *schema);
+/* "openai, azure-openai, ...": the known schema names, for errors. */
+const char *aigw__adapter_schema_names(void);
 
 extern const aigw__adapter aigw__adapter_openai;
 extern const aigw__adapter aigw__adapter_mock;

@@ -9,6 +9,9 @@
 
 struct aigw__adapter;
 
+#define AIGW__DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define AIGW__DEFAULT_TIMEOUT_MS 600000L
+
 typedef struct aigw__backend {
     char *name;                          /* "openai", "mock", or the config's key */
     const struct aigw__adapter *adapter; /* chosen by "schema" */
@@ -18,10 +21,31 @@ typedef struct aigw__backend {
     long connect_timeout_ms;
     long timeout_ms;   /* whole request, streams included; 0 = none */
     char *api_version; /* azure-openai: the api-version query parameter */
+    char *region;      /* aws-bedrock: the AWS region, e.g. "us-east-1" */
+    char *project;     /* gcp-vertex, gcp-anthropic: the Google Cloud project */
+    char *location;    /* gcp-vertex, gcp-anthropic: e.g. "us-central1" or "global" */
+    char *unavailable; /* why a zero-config backend cannot serve (e.g. "set AWS_REGION"), or NULL */
     int from_env;      /* zero-config backend built from environment variables */
     int listable;      /* aigw_models(NULL) asks it (has what it needs to answer) */
 } aigw__backend;
 
 void aigw__backend_free(aigw__backend *b);
+
+/* Sets b->base_url from `url` (http:// or https:// only; trailing slashes
+ * dropped). `what` names the setting in errors. */
+aigw_status aigw__backend_set_base_url(aigw__backend *b, const char *url, const char *what,
+                                       aigw_error **err);
+/* Makes the credential an API key of `header` from `value` (NULL or "" marks
+ * it missing); `source` says where it came from, for errors. */
+aigw_status aigw__backend_set_key(aigw__backend *b, aigw__key_header header, const char *value,
+                                  const char *source, aigw_error **err);
+/* Fills in what the backend's schema implies and checks what it needs:
+ * azure-openai's api_version; aws-bedrock's region, endpoint and SigV4
+ * credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN);
+ * gcp-vertex/gcp-anthropic's project, location and endpoint; a base URL.
+ * With `lenient` (zero-config backends) a missing setting marks the backend
+ * unavailable with the reason instead of failing; `path` prefixes errors. */
+aigw_status aigw__backend_complete(aigw__backend *b, const char *path, int lenient,
+                                   aigw_error **err);
 
 #endif

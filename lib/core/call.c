@@ -103,8 +103,14 @@ static aigw_status dispatch(aigw_client *client, aigw__call *call, const aigw__c
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     const aigw__adapter *a = call->backend->adapter;
-    aigw_status st =
-        a->local ? a->local(call, sink, out, err) : call_upstream(client, call, sink, out, err);
+    aigw_status st;
+    if (call->backend->unavailable)
+        st = aigw__error_set_upstream(err, AIGW_ECONFIG, call->backend->name, 0, NULL, 0,
+                                      "backend \"%s\": %s", call->backend->name,
+                                      call->backend->unavailable);
+    else
+        st =
+            a->local ? a->local(call, sink, out, err) : call_upstream(client, call, sink, out, err);
     aigw__log(&client->logger, st ? AIGW_LOG_WARN : AIGW_LOG_DEBUG,
               "%s backend=%s model=%s status=%s %.3f ms", op_name(call->op), call->backend->name,
               call->model ? call->model : "-", aigw_status_name(st), elapsed_ms(&start));

@@ -25,6 +25,9 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
  * config did not define itself. */
 aigw_status aigw__config_add_env_backends(aigw_client *client, aigw_error **err);
 
+/* Moves *b (zeroed afterwards) to the end of the client's backends. */
+aigw_status aigw__client_add_backend(aigw_client *client, aigw__backend *b, aigw_error **err);
+
 const aigw__backend *aigw__client_find_backend(const aigw_client *client, const char *name,
                                                size_t name_len);
 

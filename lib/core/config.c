@@ -1,5 +1,4 @@
-/* Loading and validating the JSON config, and the zero-config backends
- * built from the official SDKs' environment variables. */
+/* Loading and validating the JSON config file. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,21 +8,6 @@
 #include "core/alloc.h"
 #include "core/client_internal.h"
 #include "core/errors.h"
-
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
-#define DEFAULT_TIMEOUT_MS 600000L
-#define OPENAI_DEFAULT_BASE_URL "https://api.openai.com/v1"
-/* The newest generally available Azure OpenAI data-plane API version. */
-#define AZURE_DEFAULT_API_VERSION "2024-10-21"
-
-void aigw__backend_free(aigw__backend *b) {
-    aigw__free(b->name);
-    aigw__free(b->base_url);
-    aigw__free(b->api_version);
-    aigw__credential_clear(&b->credential);
-    curl_slist_free_all(b->extra_headers);
-    memset(b, 0, sizeof *b);
-}
 
 const aigw__backend *aigw__client_find_backend(const aigw_client *client, const char *name,
                                                size_t name_len) {
@@ -35,7 +19,7 @@ const aigw__backend *aigw__client_find_backend(const aigw_client *client, const 
     return NULL;
 }
 
-static aigw_status push_backend(aigw_client *client, aigw__backend *b, aigw_error **err) {
+aigw_status aigw__client_add_backend(aigw_client *client, aigw__backend *b, aigw_error **err) {
     aigw__backend *grown =
         aigw__reallocarray(client->backends, client->n_backends + 1, sizeof *grown);
     if (!grown)
@@ -43,37 +27,6 @@ static aigw_status push_backend(aigw_client *client, aigw__backend *b, aigw_erro
     client->backends = grown;
     client->backends[client->n_backends++] = *b;
     memset(b, 0, sizeof *b);
-    return AIGW_OK;
-}
-
-/* A base URL without its trailing slashes; only http and https. */
-static aigw_status set_base_url(aigw__backend *b, const char *url, const char *path,
-                                aigw_error **err) {
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-        return aigw__error_set(err, AIGW_ECONFIG, "%s: \"%s\" is not an http:// or https:// URL",
-                               path, url);
-    size_t len = strlen(url);
-    while (len > 0 && url[len - 1] == '/')
-        len--;
-    if (!(b->base_url = aigw__strndup(url, len)))
-        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-    return AIGW_OK;
-}
-
-/* Sets the credential's source description and, when `value` is non-NULL
- * and non-empty, its secret. */
-static aigw_status set_key(aigw__credential *cred, aigw__key_header header, const char *value,
-                           const char *source, aigw_error **err) {
-    cred->kind = AIGW__CRED_API_KEY;
-    cred->header = header;
-    if (!(cred->source = aigw__strdup(source)))
-        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-    if (value && *value) {
-        if (!(cred->secret = aigw__strdup(value)))
-            return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-    } else {
-        cred->missing = 1;
-    }
     return AIGW_OK;
 }
 
@@ -91,6 +44,20 @@ static aigw_status want_type(json_object *v, json_type type, const char *path, c
     if (json_object_is_type(v, type))
         return AIGW_OK;
     return aigw__error_set(err, AIGW_ECONFIG, "%s.%s: must be %s", path, key, what);
+}
+
+/* A string setting copied into *out. */
+static aigw_status load_string(json_object *v, const char *path, const char *key, char **out,
+                               aigw_error **err) {
+    aigw_status st = want_type(v, json_type_string, path, key, "a string", err);
+    if (st)
+        return st;
+    if (!*json_object_get_string(v))
+        return aigw__error_set(err, AIGW_ECONFIG, "%s.%s: must not be empty", path, key);
+    aigw__free(*out);
+    if (!(*out = aigw__strdup(json_object_get_string(v))))
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    return AIGW_OK;
 }
 
 static aigw_status load_timeout(json_object *v, const char *path, const char *key, long *out,
@@ -122,7 +89,7 @@ static aigw_status load_headers(aigw__backend *b, json_object *headers, const ch
             goto out;
         }
         aigw__buf_clear(&line);
-        if ((st = aigw__buf_printf(&line, "%s: %s", hname, value)))
+        if (aigw__buf_printf(&line, "%s: %s", hname, value))
             goto oom;
         struct curl_slist *grown = curl_slist_append(b->extra_headers, line.data);
         if (!grown)
@@ -137,10 +104,59 @@ out:
     return st;
 }
 
+#define BACKEND_KEYS                                                                               \
+    "schema, base_url, api_key, api_key_env, api_version, region, project, location, headers, "    \
+    "timeout_ms, connect_timeout_ms"
+
+/* One key of a backend object. `api_key`/`api_key_env` are only noted:
+ * they need the schema, which may come later in the object. */
+static aigw_status load_backend_key(aigw__backend *b, const char *path, const char *key,
+                                    json_object *val, json_object **api_key,
+                                    json_object **api_key_env, aigw_error **err) {
+    aigw_status st;
+    if (strcmp(key, "schema") == 0) {
+        if ((st = want_type(val, json_type_string, path, key, "a string", err)))
+            return st;
+        if (!(b->adapter = aigw__adapter_find(json_object_get_string(val))))
+            return aigw__error_set(err, AIGW_ECONFIG,
+                                   "%s.schema: unknown schema \"%s\" (known: %s)", path,
+                                   json_object_get_string(val), aigw__adapter_schema_names());
+        return AIGW_OK;
+    }
+    if (strcmp(key, "base_url") == 0)
+        return (st = want_type(val, json_type_string, path, key, "a string", err))
+                   ? st
+                   : aigw__backend_set_base_url(b, json_object_get_string(val), path, err);
+    if (strcmp(key, "api_key") == 0 || strcmp(key, "api_key_env") == 0) {
+        if ((st = want_type(val, json_type_string, path, key, "a string", err)))
+            return st;
+        *(strcmp(key, "api_key") == 0 ? api_key : api_key_env) = val;
+        return AIGW_OK;
+    }
+    if (strcmp(key, "api_version") == 0)
+        return load_string(val, path, key, &b->api_version, err);
+    if (strcmp(key, "region") == 0)
+        return load_string(val, path, key, &b->region, err);
+    if (strcmp(key, "project") == 0)
+        return load_string(val, path, key, &b->project, err);
+    if (strcmp(key, "location") == 0)
+        return load_string(val, path, key, &b->location, err);
+    if (strcmp(key, "headers") == 0)
+        return (st = want_type(val, json_type_object, path, key, "an object", err))
+                   ? st
+                   : load_headers(b, val, path, err);
+    if (strcmp(key, "timeout_ms") == 0)
+        return load_timeout(val, path, key, &b->timeout_ms, err);
+    if (strcmp(key, "connect_timeout_ms") == 0)
+        return load_timeout(val, path, key, &b->connect_timeout_ms, err);
+    return aigw__error_set(err, AIGW_ECONFIG, "%s: unknown key \"%s\" (known: " BACKEND_KEYS ")",
+                           path, key);
+}
+
 static aigw_status load_backend(aigw_client *client, const char *name, json_object *conf,
                                 aigw_error **err) {
     aigw__backend b = {0};
-    aigw_status st;
+    aigw_status st = AIGW_OK;
     char path[256];
     snprintf(path, sizeof path, "backends.%s", name);
     if (!valid_backend_name(name)) {
@@ -153,79 +169,24 @@ static aigw_status load_backend(aigw_client *client, const char *name, json_obje
         st = aigw__error_set(err, AIGW_ECONFIG, "%s: must be an object", path);
         goto out;
     }
-    b.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-    b.timeout_ms = DEFAULT_TIMEOUT_MS;
+    if (aigw__client_find_backend(client, name, strlen(name))) {
+        st = aigw__error_set(err, AIGW_ECONFIG, "%s: defined twice", path);
+        goto out;
+    }
+    b.connect_timeout_ms = AIGW__DEFAULT_CONNECT_TIMEOUT_MS;
+    b.timeout_ms = AIGW__DEFAULT_TIMEOUT_MS;
     b.listable = 1;
     if (!(b.name = aigw__strdup(name))) {
         st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
         goto out;
     }
-    const char *api_key = NULL, *api_key_env = NULL;
+    json_object *api_key = NULL, *api_key_env = NULL;
     json_object_object_foreach(conf, key, val) {
-        if (strcmp(key, "schema") == 0) {
-            if ((st = want_type(val, json_type_string, path, key, "a string", err)))
-                goto out;
-            if (!(b.adapter = aigw__adapter_find(json_object_get_string(val)))) {
-                st = aigw__error_set(err, AIGW_ECONFIG,
-                                     "%s.schema: unknown schema \"%s\" (known: openai, "
-                                     "azure-openai, mock)",
-                                     path, json_object_get_string(val));
-                goto out;
-            }
-        } else if (strcmp(key, "base_url") == 0) {
-            if ((st = want_type(val, json_type_string, path, key, "a string", err)) ||
-                (st = set_base_url(&b, json_object_get_string(val), path, err)))
-                goto out;
-        } else if (strcmp(key, "api_key") == 0) {
-            if ((st = want_type(val, json_type_string, path, key, "a string", err)))
-                goto out;
-            api_key = json_object_get_string(val);
-        } else if (strcmp(key, "api_key_env") == 0) {
-            if ((st = want_type(val, json_type_string, path, key, "a string", err)))
-                goto out;
-            api_key_env = json_object_get_string(val);
-        } else if (strcmp(key, "api_version") == 0) {
-            if ((st = want_type(val, json_type_string, path, key, "a string", err)))
-                goto out;
-            if (!(b.api_version = aigw__strdup(json_object_get_string(val)))) {
-                st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-                goto out;
-            }
-        } else if (strcmp(key, "headers") == 0) {
-            if ((st = want_type(val, json_type_object, path, key, "an object", err)) ||
-                (st = load_headers(&b, val, path, err)))
-                goto out;
-        } else if (strcmp(key, "timeout_ms") == 0) {
-            if ((st = load_timeout(val, path, key, &b.timeout_ms, err)))
-                goto out;
-        } else if (strcmp(key, "connect_timeout_ms") == 0) {
-            if ((st = load_timeout(val, path, key, &b.connect_timeout_ms, err)))
-                goto out;
-        } else {
-            st = aigw__error_set(err, AIGW_ECONFIG,
-                                 "%s: unknown key \"%s\" (known: schema, base_url, api_key, "
-                                 "api_key_env, api_version, headers, timeout_ms, "
-                                 "connect_timeout_ms)",
-                                 path, key);
+        if ((st = load_backend_key(&b, path, key, val, &api_key, &api_key_env, err)))
             goto out;
-        }
     }
     if (!b.adapter) {
         st = aigw__error_set(err, AIGW_ECONFIG, "%s: \"schema\" is required", path);
-        goto out;
-    }
-    if (b.api_version && b.adapter != &aigw__adapter_azure_openai) {
-        st = aigw__error_set(err, AIGW_ECONFIG, "%s.api_version: only for schema azure-openai",
-                             path);
-        goto out;
-    }
-    if (b.adapter == &aigw__adapter_azure_openai && !b.api_version &&
-        !(b.api_version = aigw__strdup(AZURE_DEFAULT_API_VERSION))) {
-        st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-        goto out;
-    }
-    if (!b.adapter->local && !b.base_url) {
-        st = aigw__error_set(err, AIGW_ECONFIG, "%s: \"base_url\" is required", path);
         goto out;
     }
     if (api_key && api_key_env) {
@@ -233,20 +194,18 @@ static aigw_status load_backend(aigw_client *client, const char *name, json_obje
                              path);
         goto out;
     }
-    if (api_key)
-        st = set_key(&b.credential, b.adapter->key_header, api_key, "the config's api_key", err);
-    else if (api_key_env) {
+    if (api_key) {
+        st = aigw__backend_set_key(&b, b.adapter->key_header, json_object_get_string(api_key),
+                                   "the config's api_key", err);
+    } else if (api_key_env) {
+        const char *var = json_object_get_string(api_key_env);
         char source[200];
-        snprintf(source, sizeof source, "environment variable %s", api_key_env);
-        st = set_key(&b.credential, b.adapter->key_header, getenv(api_key_env), source, err);
+        snprintf(source, sizeof source, "environment variable %s", var);
+        st = aigw__backend_set_key(&b, b.adapter->key_header, getenv(var), source, err);
     }
-    if (st)
+    if (st || (st = aigw__backend_complete(&b, path, 0, err)))
         goto out;
-    if (aigw__client_find_backend(client, name, strlen(name))) {
-        st = aigw__error_set(err, AIGW_ECONFIG, "%s: defined twice", path);
-        goto out;
-    }
-    st = push_backend(client, &b, err);
+    st = aigw__client_add_backend(client, &b, err);
 out:
     aigw__backend_free(&b);
     return st;
@@ -296,77 +255,4 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
             return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     }
     return AIGW_OK;
-}
-
-aigw_status aigw__config_add_env_backends(aigw_client *client, aigw_error **err) {
-    aigw_status st = AIGW_OK;
-    aigw__backend b = {0};
-    if (!aigw__client_find_backend(client, "openai", 6)) {
-        const char *base = getenv("OPENAI_BASE_URL");
-        const char *key = getenv("OPENAI_API_KEY");
-        b.adapter = &aigw__adapter_openai;
-        b.from_env = 1;
-        b.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-        b.timeout_ms = DEFAULT_TIMEOUT_MS;
-        /* Listed by aigw_models(NULL) only when set up: a key, or a custom
-         * (possibly keyless, e.g. a local vLLM) base URL. */
-        b.listable = (key && *key) || (base && *base);
-        if (!(b.name = aigw__strdup("openai"))) {
-            st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-            goto out;
-        }
-        if ((st = set_base_url(&b, base && *base ? base : OPENAI_DEFAULT_BASE_URL,
-                               "environment variable OPENAI_BASE_URL", err)))
-            goto out;
-        /* A custom base URL without a key is a keyless local server. */
-        if ((key && *key) || !(base && *base))
-            if ((st = set_key(&b.credential, AIGW__KEY_BEARER, key,
-                              "environment variable OPENAI_API_KEY", err)))
-                goto out;
-        if ((st = push_backend(client, &b, err)))
-            goto out;
-    }
-    if (!aigw__client_find_backend(client, "azure", 5)) {
-        /* The official SDKs' variables: AZURE_OPENAI_ENDPOINT,
-         * AZURE_OPENAI_API_KEY, OPENAI_API_VERSION. Present only with an
-         * endpoint; "azure/<deployment>" picks the deployment. */
-        const char *endpoint = getenv("AZURE_OPENAI_ENDPOINT");
-        const char *version = getenv("OPENAI_API_VERSION");
-        if (endpoint && *endpoint) {
-            b.adapter = &aigw__adapter_azure_openai;
-            b.from_env = 1;
-            b.listable = 1;
-            b.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-            b.timeout_ms = DEFAULT_TIMEOUT_MS;
-            if (!(b.name = aigw__strdup("azure")) ||
-                !(b.api_version =
-                      aigw__strdup(version && *version ? version : AZURE_DEFAULT_API_VERSION))) {
-                st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-                goto out;
-            }
-            if ((st = set_base_url(&b, endpoint, "environment variable AZURE_OPENAI_ENDPOINT",
-                                   err)) ||
-                (st = set_key(&b.credential, AIGW__KEY_API_KEY, getenv("AZURE_OPENAI_API_KEY"),
-                              "environment variable AZURE_OPENAI_API_KEY", err)) ||
-                (st = push_backend(client, &b, err)))
-                goto out;
-        }
-    }
-    if (!aigw__client_find_backend(client, "mock", 4)) {
-        b.adapter = &aigw__adapter_mock;
-        b.from_env = 1;
-        b.listable = 1;
-        if (!(b.name = aigw__strdup("mock"))) {
-            st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-            goto out;
-        }
-        if ((st = push_backend(client, &b, err)))
-            goto out;
-    }
-    if (!client->default_backend && aigw__client_find_backend(client, "openai", 6) &&
-        !(client->default_backend = aigw__strdup("openai")))
-        st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-out:
-    aigw__backend_free(&b);
-    return st;
 }

@@ -12,8 +12,10 @@
 #include "sim_router.h"
 
 /* Every provider module registers itself here. */
+void sim_anthropic_register(void);
 static void (*const provider_registrars[])(void) = {
     sim_openai_register,
+    sim_anthropic_register,
 };
 
 static uv_signal_t sig_term, sig_int;

@@ -1,0 +1,981 @@
+/* The Anthropic schema: the Messages API (POST {base_url}/messages,
+ * "anthropic-version: 2023-06-01", the key in "x-api-key").
+ *
+ * Requests are translated from OpenAI chat.completions:
+ * - system and developer messages become the top-level "system" string
+ *   (several joined with "\n\n"); user, assistant and tool messages become
+ *   "messages", consecutive messages of the same Anthropic role merged into
+ *   one message with several content blocks; tool messages become user
+ *   "tool_result" blocks, assistant tool_calls "tool_use" blocks (arguments
+ *   that are not JSON are AIGW_EBADREQUEST); image_url parts become image
+ *   blocks (data: URLs as base64 sources, http(s) URLs as url sources).
+ * - tools, tool_choice, stop (stop_sequences), temperature, top_p, user
+ *   (metadata.user_id) and stream are translated; max_tokens is
+ *   max_completion_tokens, else max_tokens, else AIGW__ANTHROPIC_DEFAULT_MAX_TOKENS
+ *   (4096), because Anthropic requires it.
+ * - "n" > 1 is AIGW_ENOTSUPPORTED (Anthropic answers one choice).
+ * - Dropped, having no Anthropic equivalent: logprobs, top_logprobs,
+ *   response_format, seed, presence_penalty, frequency_penalty, logit_bias,
+ *   parallel_tool_calls, stream_options, modalities, audio, prediction,
+ *   store, service_tier, reasoning_effort and any unknown field.
+ * Embeddings and model listing are AIGW_ENOTSUPPORTED.
+ *
+ * Responses and streams come back as OpenAI chat.completion(.chunk)s:
+ * text blocks joined into message.content (null when none), tool_use
+ * blocks as tool_calls (arguments = the serialized input), thinking blocks
+ * as message.reasoning_content (delta.reasoning_content in streams, as
+ * DeepSeek and vLLM do); stop reasons end_turn/stop_sequence/pause_turn →
+ * "stop", max_tokens → "length", tool_use → "tool_calls", refusal →
+ * "content_filter"; prompt_tokens counts input, cache-read and
+ * cache-creation tokens, prompt_tokens_details.cached_tokens the cache
+ * reads. */
+#include "adapters/anthropic.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "adapters/openai_shape.h"
+#include "core/alloc.h"
+#include "core/errors.h"
+#include "core/json.h"
+#include "wire/sse.h"
+
+#define AIGW__ANTHROPIC_DEFAULT_MAX_TOKENS 4096
+#define ANTHROPIC_VERSION "2023-06-01"
+#define MAX_BLOCKS 65536 /* stream content blocks we track */
+
+static aigw_status oom(aigw_error **err) {
+    return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+}
+
+/* Adds v to o (v == NULL means allocation failed); frees v on failure. */
+static int put(json_object *o, const char *key, json_object *v) {
+    if (!v)
+        return -1;
+    if (json_object_object_add(o, key, v)) {
+        json_object_put(v);
+        return -1;
+    }
+    return 0;
+}
+
+static int push(json_object *a, json_object *v) {
+    if (!v)
+        return -1;
+    if (json_object_array_add(a, v)) {
+        json_object_put(v);
+        return -1;
+    }
+    return 0;
+}
+
+static json_object *get(json_object *o, const char *key) {
+    json_object *v = NULL;
+    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
+        return NULL;
+    return v;
+}
+
+static int is_number(json_object *v) {
+    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+}
+
+/* ---- requests ---- */
+
+typedef struct req_ctx {
+    aigw__call *call;
+    aigw_error **err;
+} req_ctx;
+
+static aigw_status bad_request(req_ctx *c, const char *what) {
+    return aigw__error_set(c->err, AIGW_EBADREQUEST, "backend \"%s\": request: %s",
+                           c->call->backend->name, what);
+}
+
+/* Appends the text of an OpenAI content value (string or array of text
+ * parts) to b. */
+static aigw_status content_text(req_ctx *c, json_object *content, aigw__buf *b) {
+    if (!content)
+        return AIGW_OK;
+    if (json_object_is_type(content, json_type_string))
+        return aigw__buf_puts(b, json_object_get_string(content)) ? oom(c->err) : AIGW_OK;
+    if (!json_object_is_type(content, json_type_array))
+        return bad_request(c, "message content is not a string or an array");
+    for (size_t i = 0; i < json_object_array_length(content); i++) {
+        json_object *part = json_object_array_get_idx(content, i);
+        const char *type = aigw__json_get_string(part, "type");
+        const char *text = aigw__json_get_string(part, "text");
+        if (!type || strcmp(type, "text") != 0 || !text)
+            return bad_request(c, "only text content parts are allowed here");
+        if (aigw__buf_puts(b, text))
+            return oom(c->err);
+    }
+    return AIGW_OK;
+}
+
+static json_object *text_block(const char *text) {
+    json_object *b = json_object_new_object();
+    if (!b || put(b, "type", json_object_new_string("text")) ||
+        put(b, "text", json_object_new_string(text))) {
+        json_object_put(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* An OpenAI image_url part as an Anthropic image block, into *out. */
+static aigw_status image_block(req_ctx *c, json_object *part, json_object **out) {
+    json_object *iu = get(part, "image_url");
+    const char *url = json_object_is_type(iu, json_type_string) ? json_object_get_string(iu)
+                                                                : aigw__json_get_string(iu, "url");
+    if (!url)
+        return bad_request(c, "image_url part without a url");
+    json_object *block = json_object_new_object(), *src = json_object_new_object();
+    int fail = !block || !src;
+    if (!fail && strncmp(url, "data:", 5) == 0) {
+        const char *comma = strchr(url, ',');
+        const char *semi = comma ? strstr(url, ";base64,") : NULL;
+        if (!semi || semi + 7 != comma || semi == url + 5) {
+            json_object_put(block);
+            json_object_put(src);
+            return bad_request(c, "image data: URL is not base64 with a media type");
+        }
+        fail = put(src, "type", json_object_new_string("base64")) ||
+               put(src, "media_type", json_object_new_string_len(url + 5, (int)(semi - url - 5))) ||
+               put(src, "data", json_object_new_string(comma + 1));
+    } else if (!fail && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)) {
+        fail = put(src, "type", json_object_new_string("url")) ||
+               put(src, "url", json_object_new_string(url));
+    } else if (!fail) {
+        json_object_put(block);
+        json_object_put(src);
+        return bad_request(c, "image URL must be a data: or http(s) URL");
+    }
+    if (fail || put(block, "type", json_object_new_string("image"))) {
+        json_object_put(block);
+        json_object_put(src);
+        return oom(c->err);
+    }
+    if (put(block, "source", src)) {
+        json_object_put(block);
+        return oom(c->err);
+    }
+    *out = block;
+    return AIGW_OK;
+}
+
+/* User content (string or parts) as blocks appended to `blocks`. */
+static aigw_status user_blocks(req_ctx *c, json_object *content, json_object *blocks) {
+    if (!content)
+        return AIGW_OK;
+    if (json_object_is_type(content, json_type_string)) {
+        const char *text = json_object_get_string(content);
+        if (*text && push(blocks, text_block(text)))
+            return oom(c->err);
+        return AIGW_OK;
+    }
+    if (!json_object_is_type(content, json_type_array))
+        return bad_request(c, "message content is not a string or an array");
+    for (size_t i = 0; i < json_object_array_length(content); i++) {
+        json_object *part = json_object_array_get_idx(content, i);
+        const char *type = aigw__json_get_string(part, "type");
+        if (type && strcmp(type, "text") == 0) {
+            const char *text = aigw__json_get_string(part, "text");
+            if (!text)
+                return bad_request(c, "text part without text");
+            if (*text && push(blocks, text_block(text)))
+                return oom(c->err);
+        } else if (type && strcmp(type, "image_url") == 0) {
+            json_object *block = NULL;
+            aigw_status st = image_block(c, part, &block);
+            if (st)
+                return st;
+            if (push(blocks, block))
+                return oom(c->err);
+        } else {
+            return aigw__error_set(c->err, AIGW_ENOTSUPPORTED,
+                                   "backend \"%s\": content part type \"%s\" is not supported "
+                                   "by the anthropic schema",
+                                   c->call->backend->name, type ? type : "(none)");
+        }
+    }
+    return AIGW_OK;
+}
+
+static aigw_status tool_use_blocks(req_ctx *c, json_object *calls, json_object *blocks) {
+    if (!calls)
+        return AIGW_OK;
+    if (!json_object_is_type(calls, json_type_array))
+        return bad_request(c, "tool_calls is not an array");
+    for (size_t i = 0; i < json_object_array_length(calls); i++) {
+        json_object *tc = json_object_array_get_idx(calls, i);
+        json_object *fn = get(tc, "function");
+        const char *id = aigw__json_get_string(tc, "id");
+        const char *name = aigw__json_get_string(fn, "name");
+        const char *args = aigw__json_get_string(fn, "arguments");
+        if (!id || !name)
+            return bad_request(c, "tool call without id or function name");
+        json_object *input = NULL;
+        if (args && *args) {
+            if (aigw__json_parse(args, strlen(args), "tool call arguments", AIGW_EBADREQUEST,
+                                 &input, NULL))
+                return aigw__error_set(c->err, AIGW_EBADREQUEST,
+                                       "backend \"%s\": request: tool call \"%s\" arguments are "
+                                       "not valid JSON",
+                                       c->call->backend->name, id);
+        } else {
+            input = json_object_new_object();
+        }
+        json_object *b = json_object_new_object();
+        if (!b || put(b, "type", json_object_new_string("tool_use")) ||
+            put(b, "id", json_object_new_string(id)) ||
+            put(b, "name", json_object_new_string(name)) || put(b, "input", input)) {
+            json_object_put(b);
+            return oom(c->err);
+        }
+        if (push(blocks, b))
+            return oom(c->err);
+    }
+    return AIGW_OK;
+}
+
+static aigw_status tool_result_block(req_ctx *c, json_object *msg, json_object *blocks) {
+    const char *id = aigw__json_get_string(msg, "tool_call_id");
+    if (!id)
+        return bad_request(c, "tool message without tool_call_id");
+    aigw__buf text = AIGW__BUF_INIT;
+    aigw_status st = content_text(c, get(msg, "content"), &text);
+    if (st) {
+        aigw__buf_free(&text);
+        return st;
+    }
+    json_object *b = json_object_new_object();
+    if (!b || put(b, "type", json_object_new_string("tool_result")) ||
+        put(b, "tool_use_id", json_object_new_string(id)) ||
+        put(b, "content", json_object_new_string(text.data ? text.data : "")) || push(blocks, b)) {
+        json_object_put(b);
+        st = oom(c->err);
+    }
+    aigw__buf_free(&text);
+    return st;
+}
+
+/* Translates "messages" into out "system" and "messages". */
+static aigw_status translate_messages(req_ctx *c, json_object *req, json_object *body) {
+    json_object *msgs = get(req, "messages");
+    if (!msgs || !json_object_is_type(msgs, json_type_array))
+        return bad_request(c, "no \"messages\" array");
+    json_object *out = json_object_new_array();
+    if (put(body, "messages", out))
+        return oom(c->err);
+    aigw__buf system = AIGW__BUF_INIT;
+    const char *last_role = NULL; /* Anthropic role of the last message in out */
+    json_object *blocks = json_object_new_array();
+    aigw_status st = blocks ? AIGW_OK : oom(c->err);
+    for (size_t i = 0; !st && i < json_object_array_length(msgs); i++) {
+        json_object *m = json_object_array_get_idx(msgs, i);
+        const char *role = aigw__json_get_string(m, "role");
+        if (!role) {
+            st = bad_request(c, "message without a role");
+            break;
+        }
+        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
+            size_t before = system.len;
+            if (system.len && aigw__buf_puts(&system, "\n\n")) {
+                st = oom(c->err);
+                break;
+            }
+            size_t mid = system.len;
+            st = content_text(c, get(m, "content"), &system);
+            if (!st && system.len == mid)
+                system.len = before; /* empty: no separator */
+            if (system.data)
+                system.data[system.len] = '\0';
+            continue;
+        }
+        const char *arole = "user";
+        json_object_array_del_idx(blocks, 0, json_object_array_length(blocks));
+        if (strcmp(role, "user") == 0) {
+            arole = "user";
+            st = user_blocks(c, get(m, "content"), blocks);
+        } else if (strcmp(role, "assistant") == 0) {
+            arole = "assistant";
+            st = user_blocks(c, get(m, "content"), blocks);
+            if (!st)
+                st = tool_use_blocks(c, get(m, "tool_calls"), blocks);
+        } else if (strcmp(role, "tool") == 0) {
+            arole = "user";
+            st = tool_result_block(c, m, blocks);
+        } else {
+            st = aigw__error_set(c->err, AIGW_EBADREQUEST,
+                                 "backend \"%s\": request: unknown message role \"%s\"",
+                                 c->call->backend->name, role);
+        }
+        if (st || json_object_array_length(blocks) == 0)
+            continue;
+        json_object *target;
+        if (last_role && strcmp(last_role, arole) == 0) {
+            json_object *lastm = json_object_array_get_idx(out, json_object_array_length(out) - 1);
+            target = get(lastm, "content");
+        } else {
+            json_object *nm = json_object_new_object();
+            target = json_object_new_array();
+            if (!nm || put(nm, "role", json_object_new_string(arole)) ||
+                put(nm, "content", target) || push(out, nm)) {
+                json_object_put(nm);
+                st = oom(c->err);
+                break;
+            }
+            last_role = arole;
+        }
+        for (size_t j = 0; j < json_object_array_length(blocks); j++)
+            if (push(target, json_object_get(json_object_array_get_idx(blocks, j)))) {
+                st = oom(c->err);
+                break;
+            }
+    }
+    json_object_put(blocks);
+    if (!st && system.len && put(body, "system", json_object_new_string(system.data)))
+        st = oom(c->err);
+    aigw__buf_free(&system);
+    return st;
+}
+
+static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *body) {
+    json_object *tools = get(req, "tools");
+    if (tools && !json_object_is_type(tools, json_type_null)) {
+        if (!json_object_is_type(tools, json_type_array))
+            return bad_request(c, "\"tools\" is not an array");
+        json_object *out = json_object_new_array();
+        if (put(body, "tools", out))
+            return oom(c->err);
+        for (size_t i = 0; i < json_object_array_length(tools); i++) {
+            json_object *t = json_object_array_get_idx(tools, i);
+            const char *type = aigw__json_get_string(t, "type");
+            json_object *fn = get(t, "function");
+            const char *name = aigw__json_get_string(fn, "name");
+            if (!type || strcmp(type, "function") != 0 || !name)
+                return bad_request(c, "only function tools with a name are supported");
+            const char *desc = aigw__json_get_string(fn, "description");
+            json_object *params = get(fn, "parameters");
+            json_object *schema = params ? json_object_get(params) : json_object_new_object();
+            if (!params && schema && put(schema, "type", json_object_new_string("object"))) {
+                json_object_put(schema);
+                return oom(c->err);
+            }
+            json_object *a = json_object_new_object();
+            if (!a || put(a, "name", json_object_new_string(name)) ||
+                (desc && put(a, "description", json_object_new_string(desc))) ||
+                put(a, "input_schema", schema) || push(out, a)) {
+                json_object_put(a);
+                return oom(c->err);
+            }
+        }
+    }
+    json_object *tc = get(req, "tool_choice");
+    if (!tc || json_object_is_type(tc, json_type_null))
+        return AIGW_OK;
+    json_object *choice = json_object_new_object();
+    if (put(body, "tool_choice", choice))
+        return oom(c->err);
+    const char *type = NULL, *name = NULL;
+    if (json_object_is_type(tc, json_type_string)) {
+        const char *s = json_object_get_string(tc);
+        type = strcmp(s, "auto") == 0       ? "auto"
+               : strcmp(s, "none") == 0     ? "none"
+               : strcmp(s, "required") == 0 ? "any"
+                                            : NULL;
+    } else if ((name = aigw__json_get_string(get(tc, "function"), "name")) != NULL) {
+        type = "tool";
+    }
+    if (!type)
+        return bad_request(c, "unknown \"tool_choice\"");
+    if (put(choice, "type", json_object_new_string(type)) ||
+        (name && put(choice, "name", json_object_new_string(name))))
+        return oom(c->err);
+    return AIGW_OK;
+}
+
+static aigw_status build_body(req_ctx *c, json_object *body) {
+    json_object *req = c->call->request, *v;
+    if (!req || !json_object_is_type(req, json_type_object))
+        return bad_request(c, "not a JSON object");
+    if ((v = get(req, "n")) && is_number(v) && json_object_get_int64(v) > 1)
+        return aigw__error_set(c->err, AIGW_ENOTSUPPORTED,
+                               "backend \"%s\": the anthropic schema answers one choice: "
+                               "\"n\" > 1 is not supported",
+                               c->call->backend->name);
+    if (put(body, "model", json_object_new_string(c->call->model)))
+        return oom(c->err);
+    aigw_status st = translate_messages(c, req, body);
+    if (st)
+        return st;
+    long long max_tokens = AIGW__ANTHROPIC_DEFAULT_MAX_TOKENS;
+    if (((v = get(req, "max_completion_tokens")) && is_number(v)) ||
+        ((v = get(req, "max_tokens")) && is_number(v)))
+        max_tokens = json_object_get_int64(v);
+    if (put(body, "max_tokens", json_object_new_int64(max_tokens)))
+        return oom(c->err);
+    if ((v = get(req, "temperature")) && is_number(v) &&
+        put(body, "temperature", json_object_get(v)))
+        return oom(c->err);
+    if ((v = get(req, "top_p")) && is_number(v) && put(body, "top_p", json_object_get(v)))
+        return oom(c->err);
+    if ((v = get(req, "stop")) != NULL) {
+        json_object *seqs = NULL;
+        if (json_object_is_type(v, json_type_string)) {
+            seqs = json_object_new_array();
+            if (push(seqs, json_object_new_string(json_object_get_string(v)))) {
+                json_object_put(seqs);
+                return oom(c->err);
+            }
+        } else if (json_object_is_type(v, json_type_array)) {
+            for (size_t i = 0; i < json_object_array_length(v); i++)
+                if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string))
+                    return bad_request(c, "\"stop\" array holds a non-string");
+            seqs = json_object_get(v);
+        } else if (!json_object_is_type(v, json_type_null)) {
+            return bad_request(c, "\"stop\" is not a string or an array");
+        }
+        if (seqs && put(body, "stop_sequences", seqs))
+            return oom(c->err);
+    }
+    const char *user = aigw__json_get_string(req, "user");
+    if (user) {
+        json_object *meta = json_object_new_object();
+        if (put(body, "metadata", meta) || put(meta, "user_id", json_object_new_string(user)))
+            return oom(c->err);
+    }
+    if (c->call->op == AIGW__OP_CHAT_STREAM && put(body, "stream", json_object_new_boolean(1)))
+        return oom(c->err);
+    return translate_tools(c, req, body);
+}
+
+static aigw_status anthropic_build(aigw__call *call, aigw__upstream_request *out,
+                                   aigw_error **err) {
+    if (call->op == AIGW__OP_EMBED)
+        return aigw__error_set(err, AIGW_ENOTSUPPORTED,
+                               "backend \"%s\": anthropic has no embeddings API",
+                               call->backend->name);
+    if (call->op == AIGW__OP_MODELS)
+        return aigw__error_set(err, AIGW_ENOTSUPPORTED,
+                               "backend \"%s\": model listing is not supported for the anthropic "
+                               "schema",
+                               call->backend->name);
+    req_ctx c = {call, err};
+    json_object *body = json_object_new_object();
+    if (!body)
+        return oom(err);
+    aigw_status st = build_body(&c, body);
+    if (st)
+        goto out;
+    out->method = "POST";
+    if (aigw__buf_puts(&out->url, call->backend->base_url) ||
+        aigw__buf_puts(&out->url, "/messages")) {
+        st = oom(err);
+        goto out;
+    }
+    const char *hdrs[] = {
+        call->op == AIGW__OP_CHAT_STREAM ? "Accept: text/event-stream" : "Accept: application/json",
+        "Content-Type: application/json", "anthropic-version: " ANTHROPIC_VERSION};
+    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+        struct curl_slist *h = curl_slist_append(out->headers, hdrs[i]);
+        if (!h) {
+            st = oom(err);
+            goto out;
+        }
+        out->headers = h;
+    }
+    size_t len;
+    const char *text = json_object_to_json_string_length(body, AIGW__JSON_FLAGS, &len);
+    if (!text || aigw__buf_append(&out->body, text, len))
+        st = oom(err);
+out:
+    json_object_put(body);
+    return st;
+}
+
+/* ---- responses ---- */
+
+static const char *finish_reason(const char *stop_reason) {
+    if (!stop_reason)
+        return NULL;
+    if (strcmp(stop_reason, "max_tokens") == 0)
+        return "length";
+    if (strcmp(stop_reason, "tool_use") == 0)
+        return "tool_calls";
+    if (strcmp(stop_reason, "refusal") == 0)
+        return "content_filter";
+    return "stop"; /* end_turn, stop_sequence, pause_turn, anything new */
+}
+
+static long long get_ll(json_object *o, const char *key) {
+    json_object *v = get(o, key);
+    return v && is_number(v) ? (long long)json_object_get_int64(v) : -1;
+}
+
+/* Reads an Anthropic usage object into u (input side when `input`, output
+ * side always). Fields it lacks are left alone. */
+static void read_usage(json_object *usage, aigw__usage *u) {
+    if (!usage || !json_object_is_type(usage, json_type_object))
+        return;
+    long long in = get_ll(usage, "input_tokens");
+    long long cr = get_ll(usage, "cache_read_input_tokens");
+    long long cc = get_ll(usage, "cache_creation_input_tokens");
+    long long out = get_ll(usage, "output_tokens");
+    if (in >= 0) {
+        u->input_tokens = in + (cr > 0 ? cr : 0) + (cc > 0 ? cc : 0);
+        u->cached_input_tokens = cr > 0 ? cr : 0;
+    }
+    if (out >= 0)
+        u->output_tokens = out;
+    if (u->input_tokens >= 0 && u->output_tokens >= 0)
+        u->total_tokens = u->input_tokens + u->output_tokens;
+}
+
+static json_object *usage_json(const aigw__usage *u) {
+    json_object *o = json_object_new_object(), *d = json_object_new_object();
+    long long in = u->input_tokens > 0 ? u->input_tokens : 0;
+    long long out = u->output_tokens > 0 ? u->output_tokens : 0;
+    if (!o || !d || put(o, "prompt_tokens", json_object_new_int64(in)) ||
+        put(o, "completion_tokens", json_object_new_int64(out)) ||
+        put(o, "total_tokens", json_object_new_int64(in + out)) ||
+        put(d, "cached_tokens",
+            json_object_new_int64(u->cached_input_tokens > 0 ? u->cached_input_tokens : 0))) {
+        json_object_put(o);
+        json_object_put(d);
+        return NULL;
+    }
+    if (put(o, "prompt_tokens_details", d)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+static aigw_status bad_response(aigw__call *call, const char *body, size_t len, const char *why,
+                                aigw_error **err) {
+    return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, call->backend->name, 200, body,
+                                    len > 4096 ? 4096 : len, "backend \"%s\": %s",
+                                    call->backend->name, why);
+}
+
+static aigw_status anthropic_parse(aigw__call *call, const char *body, size_t len, aigw__buf *out,
+                                   aigw_error **err) {
+    if (call->op != AIGW__OP_CHAT)
+        return bad_response(call, body, len, "only chat responses are expected", err);
+    json_object *root = NULL, *res = NULL;
+    aigw_error *perr = NULL;
+    aigw_status st =
+        aigw__json_parse(body, len, "upstream response", AIGW_EBADRESPONSE, &root, &perr);
+    if (st) {
+        st = bad_response(call, body, len, aigw_error_message(perr), err);
+        aigw_error_free(perr);
+        return st;
+    }
+    const char *type = aigw__json_get_string(root, "type");
+    json_object *content = get(root, "content");
+    if (type && strcmp(type, "error") == 0) {
+        st = aigw__openai_error(call->backend->name, 200, body, len, err);
+        goto out;
+    }
+    if (!json_object_is_type(root, json_type_object) || !content ||
+        !json_object_is_type(content, json_type_array)) {
+        st =
+            bad_response(call, body, len, "response is not an Anthropic message (no content)", err);
+        goto out;
+    }
+    aigw__buf text = AIGW__BUF_INIT, thinking = AIGW__BUF_INIT;
+    int has_text = 0, has_thinking = 0;
+    json_object *tool_calls = json_object_new_array();
+    res = json_object_new_object();
+    json_object *msg = json_object_new_object(), *choice = json_object_new_object(),
+                *choices = json_object_new_array();
+    int fail = !tool_calls || !res || !msg || !choice || !choices;
+    for (size_t i = 0; !fail && !st && i < json_object_array_length(content); i++) {
+        json_object *b = json_object_array_get_idx(content, i);
+        const char *bt = aigw__json_get_string(b, "type");
+        if (!bt) {
+            st = bad_response(call, body, len, "content block without a type", err);
+        } else if (strcmp(bt, "text") == 0) {
+            const char *t = aigw__json_get_string(b, "text");
+            if (!t)
+                st = bad_response(call, body, len, "text block without text", err);
+            else if (aigw__buf_puts(&text, t))
+                fail = 1;
+            has_text = 1;
+        } else if (strcmp(bt, "thinking") == 0) {
+            const char *t = aigw__json_get_string(b, "thinking");
+            if (t && aigw__buf_puts(&thinking, t))
+                fail = 1;
+            has_thinking = 1;
+        } else if (strcmp(bt, "tool_use") == 0) {
+            const char *id = aigw__json_get_string(b, "id");
+            const char *name = aigw__json_get_string(b, "name");
+            json_object *input = get(b, "input");
+            if (!id || !name) {
+                st = bad_response(call, body, len, "tool_use block without id or name", err);
+                continue;
+            }
+            const char *args =
+                input ? json_object_to_json_string_ext(input, AIGW__JSON_FLAGS) : "{}";
+            json_object *tc = json_object_new_object(), *fn = json_object_new_object();
+            if (!tc || !fn || put(fn, "name", json_object_new_string(name)) ||
+                put(fn, "arguments", json_object_new_string(args ? args : "{}")) ||
+                put(tc, "id", json_object_new_string(id)) ||
+                put(tc, "type", json_object_new_string("function"))) {
+                json_object_put(tc);
+                json_object_put(fn);
+                fail = 1;
+            } else if (put(tc, "function", fn) || push(tool_calls, tc)) {
+                fail = 1;
+            }
+        } /* redacted_thinking and unknown blocks are dropped */
+    }
+    const char *id = aigw__json_get_string(root, "id");
+    const char *model = aigw__json_get_string(root, "model");
+    const char *fr = finish_reason(aigw__json_get_string(root, "stop_reason"));
+    if (!fail && !st) {
+        read_usage(get(root, "usage"), &call->usage);
+        fail = put(msg, "role", json_object_new_string("assistant")) ||
+               json_object_object_add(msg, "content",
+                                      has_text ? json_object_new_string(text.data ? text.data : "")
+                                               : NULL) ||
+               (has_thinking && put(msg, "reasoning_content",
+                                    json_object_new_string(thinking.data ? thinking.data : "")));
+        if (!fail && json_object_array_length(tool_calls)) {
+            fail = put(msg, "tool_calls", tool_calls);
+            tool_calls = NULL;
+        }
+        fail = fail || put(choice, "index", json_object_new_int(0)) || put(choice, "message", msg);
+        msg = NULL;
+        fail = fail ||
+               json_object_object_add(choice, "finish_reason",
+                                      fr ? json_object_new_string(fr) : NULL) ||
+               json_object_object_add(choice, "logprobs", NULL) || push(choices, choice);
+        choice = NULL;
+        fail = fail || put(res, "id", json_object_new_string(id ? id : "")) ||
+               put(res, "object", json_object_new_string("chat.completion")) ||
+               put(res, "created", json_object_new_int64((int64_t)time(NULL))) ||
+               put(res, "model", json_object_new_string(model ? model : call->model)) ||
+               put(res, "choices", choices);
+        choices = NULL;
+        fail = fail || put(res, "usage", usage_json(&call->usage));
+        size_t n;
+        const char *s = fail ? NULL : json_object_to_json_string_length(res, AIGW__JSON_FLAGS, &n);
+        if (!s || aigw__buf_append(out, s, n))
+            fail = 1;
+    }
+    if (fail && !st)
+        st = oom(err);
+    json_object_put(tool_calls);
+    json_object_put(msg);
+    json_object_put(choice);
+    json_object_put(choices);
+    aigw__buf_free(&text);
+    aigw__buf_free(&thinking);
+out:
+    json_object_put(res);
+    json_object_put(root);
+    return st;
+}
+
+/* Anthropic errors are {"type":"error","error":{"type":...,"message":...}},
+ * which the OpenAI-shape reader handles ("error.message"); 529 overloaded
+ * is a 5xx, so AIGW_EUPSTREAM. */
+static aigw_status anthropic_error(aigw__call *call, long http_status, const char *body, size_t len,
+                                   aigw_error **err) {
+    return aigw__openai_error(call->backend->name, http_status, body, len, err);
+}
+
+/* ---- streaming ---- */
+
+typedef struct anthropic_stream {
+    aigw__call *call;
+    aigw__chunk_sink sink;
+    aigw__sse_parser sse;
+    aigw_error **err; /* set for the duration of each feed */
+    aigw_status status;
+    int done;      /* message_stop arrived */
+    int role_sent; /* a chunk carried delta.role */
+    char *id;
+    char *model;
+    long long created;
+    int *tool_of_block; /* Anthropic block index → OpenAI tool ordinal, -1 if none */
+    size_t nblocks;
+    int ntools;
+} anthropic_stream;
+
+static aigw_status stream_bad(anthropic_stream *s, const char *data, size_t len, const char *why) {
+    return aigw__error_set_upstream(s->err, AIGW_EBADRESPONSE, s->call->backend->name, 200, data,
+                                    len > 4096 ? 4096 : len, "backend \"%s\": stream: %s",
+                                    s->call->backend->name, why);
+}
+
+/* Sends one chunk: `delta` (taken; NULL for the usage chunk, which has
+ * empty choices and `usage`), finish reason or NULL. */
+static aigw_status emit(anthropic_stream *s, json_object *delta, const char *fr) {
+    json_object *c = json_object_new_object(), *choices = json_object_new_array();
+    int fail = !c || !choices || put(c, "id", json_object_new_string(s->id ? s->id : "")) ||
+               put(c, "object", json_object_new_string("chat.completion.chunk")) ||
+               put(c, "created", json_object_new_int64(s->created)) ||
+               put(c, "model", json_object_new_string(s->model ? s->model : s->call->model));
+    if (!fail && delta) {
+        json_object *ch = json_object_new_object();
+        if (!s->role_sent && put(delta, "role", json_object_new_string("assistant")))
+            fail = 1;
+        s->role_sent = 1;
+        if (fail || !ch || put(ch, "index", json_object_new_int(0))) {
+            json_object_put(ch);
+            fail = 1;
+        } else {
+            fail = put(ch, "delta", delta);
+            delta = NULL;
+            fail = fail ||
+                   json_object_object_add(ch, "finish_reason",
+                                          fr ? json_object_new_string(fr) : NULL) ||
+                   push(choices, ch);
+        }
+    }
+    if (!fail) {
+        fail = put(c, "choices", choices);
+        choices = NULL;
+    }
+    if (!fail && !delta && fr == NULL && !json_object_array_length(get(c, "choices")))
+        fail = put(c, "usage", usage_json(&s->call->usage));
+    json_object_put(delta);
+    json_object_put(choices);
+    size_t n = 0;
+    const char *text = fail ? NULL : json_object_to_json_string_length(c, AIGW__JSON_FLAGS, &n);
+    aigw_status st = AIGW_OK;
+    if (!text)
+        st = oom(s->err);
+    else if (s->sink.on_chunk(text, n, s->sink.user))
+        st = aigw__error_set(s->err, AIGW_ESTOPPED, "stream stopped by the callback");
+    json_object_put(c);
+    return st;
+}
+
+/* A delta with one string member. */
+static aigw_status emit_text(anthropic_stream *s, const char *key, const char *text) {
+    json_object *d = json_object_new_object();
+    if (!d || put(d, key, json_object_new_string(text))) {
+        json_object_put(d);
+        return oom(s->err);
+    }
+    return emit(s, d, NULL);
+}
+
+/* A delta with one tool call: {index, [id, type, function.name], function.arguments}. */
+static aigw_status emit_tool(anthropic_stream *s, int ordinal, const char *id, const char *name,
+                             const char *args) {
+    json_object *d = json_object_new_object(), *arr = json_object_new_array(),
+                *tc = json_object_new_object(), *fn = json_object_new_object();
+    int fail = !d || !arr || !tc || !fn || put(tc, "index", json_object_new_int(ordinal)) ||
+               (id && (put(tc, "id", json_object_new_string(id)) ||
+                       put(tc, "type", json_object_new_string("function")))) ||
+               (name && put(fn, "name", json_object_new_string(name))) ||
+               put(fn, "arguments", json_object_new_string(args));
+    if (!fail) {
+        fail = put(tc, "function", fn);
+        fn = NULL;
+        fail = fail || push(arr, tc);
+        tc = NULL;
+        fail = fail || put(d, "tool_calls", arr);
+        arr = NULL;
+    }
+    json_object_put(fn);
+    json_object_put(tc);
+    json_object_put(arr);
+    if (fail) {
+        json_object_put(d);
+        return oom(s->err);
+    }
+    return emit(s, d, NULL);
+}
+
+static aigw_status set_str(anthropic_stream *s, char **dst, const char *v) {
+    if (!v)
+        return AIGW_OK;
+    char *c = aigw__strdup(v);
+    if (!c)
+        return oom(s->err);
+    aigw__free(*dst);
+    *dst = c;
+    return AIGW_OK;
+}
+
+static aigw_status handle(anthropic_stream *s, json_object *root, const char *data, size_t len) {
+    const char *type = aigw__json_get_string(root, "type");
+    aigw_status st = AIGW_OK;
+    if (!type)
+        return stream_bad(s, data, len, "event without a type");
+    if (strcmp(type, "ping") == 0)
+        return AIGW_OK;
+    if (strcmp(type, "error") == 0) {
+        json_object *e = get(root, "error");
+        const char *etype = aigw__json_get_string(e, "type");
+        const char *msg = aigw__json_get_string(e, "message");
+        aigw_status es =
+            etype && strcmp(etype, "rate_limit_error") == 0 ? AIGW_ERATELIMIT : AIGW_EUPSTREAM;
+        return aigw__error_set_upstream(s->err, es, s->call->backend->name, 200, data, len,
+                                        "backend \"%s\": error in stream: %s",
+                                        s->call->backend->name, msg ? msg : "(no message)");
+    }
+    if (strcmp(type, "message_start") == 0) {
+        json_object *m = get(root, "message");
+        if ((st = set_str(s, &s->id, aigw__json_get_string(m, "id"))) ||
+            (st = set_str(s, &s->model, aigw__json_get_string(m, "model"))))
+            return st;
+        read_usage(get(m, "usage"), &s->call->usage);
+        return emit_text(s, "content", "");
+    }
+    if (strcmp(type, "content_block_start") == 0 || strcmp(type, "content_block_delta") == 0) {
+        json_object *iv = get(root, "index");
+        if (!iv || !json_object_is_type(iv, json_type_int) || json_object_get_int64(iv) < 0 ||
+            json_object_get_int64(iv) >= MAX_BLOCKS)
+            return stream_bad(s, data, len, "content block event without a valid index");
+        size_t idx = (size_t)json_object_get_int64(iv);
+        if (idx >= s->nblocks) {
+            size_t n = idx + 8;
+            int *t = aigw__reallocarray(s->tool_of_block, n, sizeof *t);
+            if (!t)
+                return oom(s->err);
+            for (size_t i = s->nblocks; i < n; i++)
+                t[i] = -1;
+            s->tool_of_block = t;
+            s->nblocks = n;
+        }
+        if (type[14] == 's') { /* content_block_start */
+            json_object *b = get(root, "content_block");
+            const char *bt = aigw__json_get_string(b, "type");
+            if (!bt)
+                return stream_bad(s, data, len, "content_block_start without a block type");
+            if (strcmp(bt, "tool_use") == 0) {
+                const char *id = aigw__json_get_string(b, "id");
+                const char *name = aigw__json_get_string(b, "name");
+                if (!id || !name)
+                    return stream_bad(s, data, len, "tool_use block without id or name");
+                s->tool_of_block[idx] = s->ntools++;
+                return emit_tool(s, s->tool_of_block[idx], id, name, "");
+            }
+            const char *t = NULL, *key = NULL;
+            if (strcmp(bt, "text") == 0)
+                t = aigw__json_get_string(b, "text"), key = "content";
+            else if (strcmp(bt, "thinking") == 0)
+                t = aigw__json_get_string(b, "thinking"), key = "reasoning_content";
+            return t && *t ? emit_text(s, key, t) : AIGW_OK;
+        }
+        json_object *d = get(root, "delta");
+        const char *dt = aigw__json_get_string(d, "type");
+        if (!dt)
+            return stream_bad(s, data, len, "content_block_delta without a delta type");
+        if (strcmp(dt, "text_delta") == 0 || strcmp(dt, "thinking_delta") == 0) {
+            int is_text = dt[1] == 'e';
+            const char *t = aigw__json_get_string(d, is_text ? "text" : "thinking");
+            if (!t)
+                return stream_bad(s, data, len, "delta without its text");
+            return *t ? emit_text(s, is_text ? "content" : "reasoning_content", t) : AIGW_OK;
+        }
+        if (strcmp(dt, "input_json_delta") == 0) {
+            const char *pj = aigw__json_get_string(d, "partial_json");
+            if (!pj || s->tool_of_block[idx] < 0)
+                return stream_bad(s, data, len, "input_json_delta outside a tool_use block");
+            return *pj ? emit_tool(s, s->tool_of_block[idx], NULL, NULL, pj) : AIGW_OK;
+        }
+        return AIGW_OK; /* signature_delta, citations_delta, new kinds */
+    }
+    if (strcmp(type, "message_delta") == 0) {
+        read_usage(get(root, "usage"), &s->call->usage);
+        const char *fr = finish_reason(aigw__json_get_string(get(root, "delta"), "stop_reason"));
+        if (!fr)
+            return AIGW_OK;
+        json_object *d = json_object_new_object();
+        if (!d)
+            return oom(s->err);
+        return emit(s, d, fr);
+    }
+    if (strcmp(type, "message_stop") == 0) {
+        s->done = 1;
+        return s->call->caller_wants_usage ? emit(s, NULL, NULL) : AIGW_OK;
+    }
+    return AIGW_OK; /* content_block_stop and unknown events */
+}
+
+static int on_event(const aigw__sse_event *ev, void *user) {
+    anthropic_stream *s = user;
+    if (s->done)
+        return 0; /* nothing counts after message_stop */
+    json_object *root = NULL;
+    if (aigw__json_parse(ev->data, ev->data_len, "stream event", AIGW_EBADRESPONSE, &root, NULL) ||
+        !json_object_is_type(root, json_type_object))
+        s->status = stream_bad(s, ev->data, ev->data_len, "event data is not a JSON object");
+    else
+        s->status = handle(s, root, ev->data, ev->data_len);
+    json_object_put(root);
+    return s->status != AIGW_OK;
+}
+
+static aigw_status anthropic_stream_open(aigw__call *call, aigw__chunk_sink sink, void **state,
+                                         aigw_error **err) {
+    anthropic_stream *s = aigw__calloc(1, sizeof *s);
+    if (!s)
+        return oom(err);
+    s->call = call;
+    s->sink = sink;
+    s->created = (long long)time(NULL);
+    aigw__sse_init(&s->sse, on_event, s);
+    *state = s;
+    return AIGW_OK;
+}
+
+static aigw_status anthropic_stream_feed(void *state, const char *bytes, size_t len,
+                                         aigw_error **err) {
+    anthropic_stream *s = state;
+    s->err = err;
+    aigw_status st = aigw__sse_feed(&s->sse, bytes, len);
+    if (s->status)
+        return s->status;
+    if (st == AIGW_EBADRESPONSE)
+        return aigw__error_set_upstream(err, st, s->call->backend->name, 200, NULL, 0,
+                                        "backend \"%s\": stream event larger than %u bytes",
+                                        s->call->backend->name, AIGW__SSE_MAX_EVENT_BYTES);
+    if (st)
+        return aigw__error_set(err, st, "stream: %s", aigw_strerror(st));
+    return AIGW_OK;
+}
+
+static aigw_status anthropic_stream_finish(void *state, aigw_error **err) {
+    anthropic_stream *s = state;
+    int pending = aigw__sse_finish(&s->sse);
+    if (!s->done)
+        return aigw__error_set_upstream(err, AIGW_ETRUNCATED, s->call->backend->name, 200, NULL, 0,
+                                        "backend \"%s\": stream ended without message_stop%s",
+                                        s->call->backend->name,
+                                        pending ? " (inside an event)" : "");
+    return AIGW_OK;
+}
+
+static void anthropic_stream_free(void *state) {
+    anthropic_stream *s = state;
+    if (!s)
+        return;
+    aigw__sse_free(&s->sse);
+    aigw__free(s->id);
+    aigw__free(s->model);
+    aigw__free(s->tool_of_block);
+    aigw__free(s);
+}
+
+const aigw__adapter aigw__adapter_anthropic = {
+    .schema = "anthropic",
+    .key_header = AIGW__KEY_X_API_KEY,
+    .build = anthropic_build,
+    .parse = anthropic_parse,
+    .error = anthropic_error,
+    .stream_open = anthropic_stream_open,
+    .stream_feed = anthropic_stream_feed,
+    .stream_finish = anthropic_stream_finish,
+    .stream_free = anthropic_stream_free,
+};
