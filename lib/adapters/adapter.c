@@ -4,12 +4,11 @@
 #include <string.h>
 
 #include "adapters/adapter.h"
+#include "adapters/anthropic.h"
 
 static const aigw__adapter *const adapters[] = {
-    &aigw__adapter_openai,
-    &aigw__adapter_mock,
-    &aigw__adapter_anthropic,
-    &aigw__adapter_azure_openai,
+    &aigw__adapter_openai,        &aigw__adapter_mock,         &aigw__adapter_anthropic,
+    &aigw__adapter_gcp_anthropic, &aigw__adapter_azure_openai, &aigw__adapter_bedrock,
 };
 
 const aigw__adapter *aigw__adapter_find(const char *schema) {

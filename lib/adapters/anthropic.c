@@ -43,6 +43,8 @@
 
 #define AIGW__ANTHROPIC_DEFAULT_MAX_TOKENS 4096
 #define ANTHROPIC_VERSION "2023-06-01"
+/* Claude on Vertex AI names the API version in the body instead. */
+#define VERTEX_ANTHROPIC_VERSION "vertex-2023-10-16"
 #define MAX_BLOCKS 65536 /* stream content blocks we track */
 
 static aigw_status oom(aigw_error **err) {
@@ -86,6 +88,7 @@ static int is_number(json_object *v) {
 typedef struct req_ctx {
     aigw__call *call;
     aigw_error **err;
+    int vertex; /* Claude on Vertex AI: model in the URL, version in the body */
 } req_ctx;
 
 static aigw_status bad_request(req_ctx *c, const char *what) {
@@ -406,7 +409,8 @@ static aigw_status build_body(req_ctx *c, json_object *body) {
                                "backend \"%s\": the anthropic schema answers one choice: "
                                "\"n\" > 1 is not supported",
                                c->call->backend->name);
-    if (put(body, "model", json_object_new_string(c->call->model)))
+    if (c->vertex ? put(body, "anthropic_version", json_object_new_string(VERTEX_ANTHROPIC_VERSION))
+                  : put(body, "model", json_object_new_string(c->call->model)))
         return oom(c->err);
     aigw_status st = translate_messages(c, req, body);
     if (st)
@@ -452,8 +456,30 @@ static aigw_status build_body(req_ctx *c, json_object *body) {
     return translate_tools(c, req, body);
 }
 
-static aigw_status anthropic_build(aigw__call *call, aigw__upstream_request *out,
-                                   aigw_error **err) {
+/* Claude on Vertex AI:
+ * {base}/projects/P/locations/L/publishers/anthropic/models/M:rawPredict
+ * (":streamRawPredict" for streams). */
+static aigw_status vertex_url(aigw__call *call, aigw__buf *url, aigw_error **err) {
+    const aigw__backend *b = call->backend;
+    if (!b->project || !b->location)
+        return aigw__error_set(err, AIGW_ECONFIG, "backend \"%s\": no project or location",
+                               b->name);
+    char *model = curl_easy_escape(NULL, call->model, 0);
+    aigw_status st =
+        !model ? AIGW_ENOMEM
+        : aigw__buf_printf(url,
+                           "%s/projects/%s/locations/%s/publishers/anthropic/models/"
+                           "%s:%s",
+                           b->base_url, b->project, b->location, model,
+                           call->op == AIGW__OP_CHAT_STREAM ? "streamRawPredict" : "rawPredict")
+            ? AIGW_ENOMEM
+            : AIGW_OK;
+    curl_free(model);
+    return st ? oom(err) : AIGW_OK;
+}
+
+aigw_status aigw__anthropic_build(aigw__call *call, aigw__upstream_request *out, int vertex,
+                                  aigw_error **err) {
     if (call->op == AIGW__OP_EMBED)
         return aigw__error_set(err, AIGW_ENOTSUPPORTED,
                                "backend \"%s\": anthropic has no embeddings API",
@@ -463,7 +489,7 @@ static aigw_status anthropic_build(aigw__call *call, aigw__upstream_request *out
                                "backend \"%s\": model listing is not supported for the anthropic "
                                "schema",
                                call->backend->name);
-    req_ctx c = {call, err};
+    req_ctx c = {call, err, vertex};
     json_object *body = json_object_new_object();
     if (!body)
         return oom(err);
@@ -471,15 +497,19 @@ static aigw_status anthropic_build(aigw__call *call, aigw__upstream_request *out
     if (st)
         goto out;
     out->method = "POST";
-    if (aigw__buf_puts(&out->url, call->backend->base_url) ||
-        aigw__buf_puts(&out->url, "/messages")) {
+    if (vertex) {
+        if ((st = vertex_url(call, &out->url, err)))
+            goto out;
+    } else if (aigw__buf_puts(&out->url, call->backend->base_url) ||
+               aigw__buf_puts(&out->url, "/messages")) {
         st = oom(err);
         goto out;
     }
     const char *hdrs[] = {
         call->op == AIGW__OP_CHAT_STREAM ? "Accept: text/event-stream" : "Accept: application/json",
         "Content-Type: application/json", "anthropic-version: " ANTHROPIC_VERSION};
-    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+    /* Vertex takes the version in the body, not as a header. */
+    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0] - (vertex ? 1 : 0); i++) {
         struct curl_slist *h = curl_slist_append(out->headers, hdrs[i]);
         if (!h) {
             st = oom(err);
@@ -967,6 +997,30 @@ static void anthropic_stream_free(void *state) {
     aigw__free(s->tool_of_block);
     aigw__free(s);
 }
+
+static aigw_status anthropic_build(aigw__call *call, aigw__upstream_request *out,
+                                   aigw_error **err) {
+    return aigw__anthropic_build(call, out, 0, err);
+}
+
+static aigw_status gcp_anthropic_build(aigw__call *call, aigw__upstream_request *out,
+                                       aigw_error **err) {
+    return aigw__anthropic_build(call, out, 1, err);
+}
+
+/* Claude on Vertex AI: the same Messages API behind Vertex's URLs and
+ * OAuth bearer tokens; answers, errors and streams are Anthropic's. */
+const aigw__adapter aigw__adapter_gcp_anthropic = {
+    .schema = "gcp-anthropic",
+    .key_header = AIGW__KEY_BEARER,
+    .build = gcp_anthropic_build,
+    .parse = anthropic_parse,
+    .error = anthropic_error,
+    .stream_open = anthropic_stream_open,
+    .stream_feed = anthropic_stream_feed,
+    .stream_finish = anthropic_stream_finish,
+    .stream_free = anthropic_stream_free,
+};
 
 const aigw__adapter aigw__adapter_anthropic = {
     .schema = "anthropic",
