@@ -330,6 +330,23 @@ static void backend(char *buf, size_t size, const char *name, const char *base_u
              fault ? "\"}" : "");
 }
 
+/* A backend of another provider's schema on the simulator, e.g. anthropic
+ * at ROOT/anthropic/v1; `fields` is the rest of its JSON object. */
+static void provider_backend(char *buf, size_t size, const char *name, const char *fields) {
+    size_t used = strlen(buf);
+    char root[64];
+    snprintf(root, sizeof(root), "http://127.0.0.1:%d", sim.port);
+    snprintf(buf + used, size - used, ",\n  \"%s\": {", name);
+    used = strlen(buf);
+    snprintf(buf + used, size - used, fields, root);
+    strncat(buf, ", \"timeout_ms\": 15000}", size - strlen(buf) - 1);
+}
+
+/* Model per provider backend, for the provider matrix below. */
+static const char *const provider_models[][2] = {
+    {"anth", "anth/claude-sonnet-4-5"},
+};
+
 static void setup_sim(void) {
     static const char *const sim_args[] = {"--api-key", SECRET, "--recordings", AIGW_RECORDINGS_DIR,
                                            NULL};
@@ -366,6 +383,9 @@ static void setup_sim(void) {
             "\"api_key_env\": \"SIM_KEY\", \"headers\": {\"x-sim-replay\": "
             "\"chat-streaming-detailed-usage\"}",
             NULL);
+    provider_backend(cfg, sizeof(cfg), "anth",
+                     "\"schema\": \"anthropic\", \"base_url\": \"%s/anthropic/v1\", "
+                     "\"api_key_env\": \"SIM_KEY\"");
     strncat(cfg, "\n}}\n", sizeof(cfg) - strlen(cfg) - 1);
     home_path(config_path, sizeof(config_path), "aigw.json");
     write_file(config_path, cfg);
@@ -682,6 +702,26 @@ Test(cli_sim, chat_streamed_and_whole) {
     assert_exit(&r, 0);
     cr_assert_str_eq(r.out, "echo: ping pong\n");
     result_free(&r);
+}
+
+Test(cli_sim, every_provider_streamed_whole_and_with_usage) {
+    for (size_t i = 0; i < sizeof(provider_models) / sizeof(provider_models[0]); i++) {
+        const char *model = provider_models[i][1];
+        cli_result r = RUN_ENV(sim_env, "chat", "--config", config_path, "-m", model, "ping pong");
+        assert_exit(&r, 0);
+        cr_assert_str_eq(r.out, "echo: ping pong\n", "%s: %s", model, r.out);
+        result_free(&r);
+        r = RUN_ENV(sim_env, "chat", "--no-stream", "--usage", "--config", config_path, "-m", model,
+                    "ping pong");
+        assert_exit(&r, 0);
+        cr_assert_str_eq(r.out, "echo: ping pong\n", "%s: %s", model, r.out);
+        cr_assert(strstr(r.err, "total_tokens="), "%s: stderr %s", model, r.err);
+        result_free(&r);
+        r = RUN_ENV(sim_env, "chat", "--usage", "--config", config_path, "-m", model, "ping pong");
+        assert_exit(&r, 0);
+        cr_assert(strstr(r.err, "total_tokens="), "%s streamed: stderr %s", model, r.err);
+        result_free(&r);
+    }
 }
 
 Test(cli_sim, chat_usage_and_aigw_config_env) {
