@@ -9,6 +9,7 @@
 static const aigw__adapter *const adapters[] = {
     &aigw__adapter_openai,        &aigw__adapter_mock,         &aigw__adapter_anthropic,
     &aigw__adapter_gcp_anthropic, &aigw__adapter_azure_openai, &aigw__adapter_bedrock,
+    &aigw__adapter_gemini,        &aigw__adapter_vertex,
 };
 
 const aigw__adapter *aigw__adapter_find(const char *schema) {

@@ -92,5 +92,8 @@ extern const aigw__adapter aigw__adapter_openai;
 extern const aigw__adapter aigw__adapter_mock;
 extern const aigw__adapter aigw__adapter_anthropic;
 extern const aigw__adapter aigw__adapter_azure_openai;
+extern const aigw__adapter aigw__adapter_bedrock;
+extern const aigw__adapter aigw__adapter_gemini;
+extern const aigw__adapter aigw__adapter_vertex;
 
 #endif

@@ -40,10 +40,10 @@ enum aigw__es_value_type {
 typedef struct aigw__es_header {
     const char *name; /* not NUL-terminated */
     size_t name_len;
-    uint8_t type;        /* enum aigw__es_value_type */
-    const char *value;   /* BYTES, STRING, UUID: the raw bytes (not NUL-terminated) */
+    uint8_t type;      /* enum aigw__es_value_type */
+    const char *value; /* BYTES, STRING, UUID: the raw bytes (not NUL-terminated) */
     size_t value_len;
-    int64_t number;      /* BOOL (1/0), BYTE, SHORT, INT, LONG, TIMESTAMP (ms) */
+    int64_t number; /* BOOL (1/0), BYTE, SHORT, INT, LONG, TIMESTAMP (ms) */
 } aigw__es_header;
 
 /* One decoded message; every pointer is valid only during the callback. */
@@ -72,8 +72,8 @@ typedef struct aigw__es_decoder {
     /* private */
     size_t pending_total; /* total length of the pending message, 0 until its prelude is in */
     aigw__es_header headers[AIGW__ES_MAX_HEADERS]; /* the current message's headers */
-    char scratch[256];      /* the four NUL-terminated type strings, when they fit */
-    aigw__buf big_scratch;  /* ... and when they do not */
+    char scratch[256];     /* the four NUL-terminated type strings, when they fit */
+    aigw__buf big_scratch; /* ... and when they do not */
 } aigw__es_decoder;
 
 void aigw__es_init(aigw__es_decoder *d, aigw__es_message_cb cb, void *user);

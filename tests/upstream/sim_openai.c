@@ -1,6 +1,7 @@
 /* The OpenAI wire format (chat completions, embeddings, models), from
  * OpenAI's public API reference. Answers are deterministic: chat echoes the
  * last user message, embeddings are derived from a hash of each input. */
+#include "sim_openai.h"
 #include "sim_router.h"
 
 #include <ctype.h>
@@ -38,7 +39,7 @@ static void oa_invalid(sim_response *res, const char *message, const char *param
     oa_error_full(res, 400, message, "invalid_request_error", param, code);
 }
 
-static void oa_error(sim_response *res, int status, const char *message) {
+void sim_openai_error(sim_response *res, int status, const char *message) {
     char buf[96];
     const char *type = "invalid_request_error", *code = NULL;
     switch (status) {
@@ -300,7 +301,7 @@ static void chat_stream(const sim_request *req, sim_response *res, const chat_an
         sim_res_event(res, "data: [DONE]\n\n", 14);
 }
 
-static void chat_completions(const sim_request *req, sim_response *res) {
+void sim_openai_chat_completions(const sim_request *req, sim_response *res) {
     if (!require_object(req, res))
         return;
     json_object *body = req->json;
@@ -489,7 +490,7 @@ static int string_input(json_object *s, embed_input *in) {
     return 1;
 }
 
-static void embeddings(const sim_request *req, sim_response *res) {
+void sim_openai_embeddings(const sim_request *req, sim_response *res) {
     static const char bad_input[] = "'$.input' is invalid. Please check the API reference: "
                                     "https://platform.openai.com/docs/api-reference.";
     if (!require_object(req, res))
@@ -629,7 +630,7 @@ static json_object *model_obj(size_t i) {
     return m;
 }
 
-static void models(const sim_request *req, sim_response *res) {
+void sim_openai_models(const sim_request *req, sim_response *res) {
     json_object *o = json_object_new_object();
     json_object *data = json_object_new_array();
     for (size_t i = 0; i < sizeof(models_list) / sizeof(models_list[0]); i++)
@@ -656,9 +657,9 @@ static void model_get(const sim_request *req, sim_response *res) {
 }
 
 static const sim_route openai_routes[] = {
-    {"POST", "/v1/chat/completions", chat_completions},
-    {"POST", "/v1/embeddings", embeddings},
-    {"GET", "/v1/models", models},
+    {"POST", "/v1/chat/completions", sim_openai_chat_completions},
+    {"POST", "/v1/embeddings", sim_openai_embeddings},
+    {"GET", "/v1/models", sim_openai_models},
     {"GET", "/v1/models/*", model_get},
 };
 
@@ -668,7 +669,7 @@ static const sim_provider openai_provider = {
     .routes = openai_routes,
     .nroutes = sizeof(openai_routes) / sizeof(openai_routes[0]),
     .authorized = oa_authorized,
-    .error = oa_error,
+    .error = sim_openai_error,
 };
 
 void sim_openai_register(void) {
