@@ -569,8 +569,9 @@ Test(anthropic_stream, truncated_and_bad) {
     free(s);
 
     const char *bad[] = {"data: not json\n\n", "data: {\"no\":\"type\"}\n\n",
-                         "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
-                         "\"input_json_delta\",\"partial_json\":\"{\"}}\n\n"};
+                         /* one element over two lines */
+                         ("data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+                          "\"input_json_delta\",\"partial_json\":\"{\"}}\n\n")};
     for (int i = 0; i < 3; i++) {
         collected d = {AIGW__BUF_INIT, 0, 0};
         err = NULL;

@@ -13,9 +13,15 @@
 
 /* Every provider module registers itself here. */
 void sim_anthropic_register(void);
+void sim_bedrock_register(void);
+void sim_bedrock_configure(const char *access_key_id, const char *secret_access_key,
+                           const char *region);
+void sim_gemini_register(void); /* Gemini API and Vertex AI */
+void sim_gemini_set_bearer_token(const char *token);
+void sim_azure_register(void);
 static void (*const provider_registrars[])(void) = {
-    sim_openai_register,
-    sim_anthropic_register,
+    sim_openai_register, sim_anthropic_register, sim_bedrock_register,
+    sim_gemini_register, sim_azure_register,
 };
 
 static uv_signal_t sig_term, sig_int;
@@ -42,7 +48,9 @@ static void on_deadline(uv_timer_t *t) {
 
 static void usage(FILE *out) {
     fputs("usage: aigw-sim [--host 127.0.0.1] [--port 0] [--api-key KEY]\n"
-          "                [--recordings DIR] [--max-seconds N]\n",
+          "                [--bearer-token TOKEN] [--recordings DIR] [--max-seconds N]\n"
+          "                [--aws-access-key-id ID --aws-secret-access-key SECRET]\n"
+          "                [--aws-region REGION]\n",
           out);
 }
 
@@ -60,6 +68,7 @@ int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
     long port = 0, max_seconds = 900;
     sim_config cfg = {0};
+    const char *aws_key_id = NULL, *aws_secret = NULL, *aws_region = NULL;
 
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
@@ -79,8 +88,16 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "aigw-sim: bad --port %s\n", v);
                 return 2;
             }
+        } else if (strcmp(a, "--bearer-token") == 0) {
+            sim_gemini_set_bearer_token(v);
         } else if (strcmp(a, "--api-key") == 0) {
             cfg.api_key = *v ? v : NULL;
+        } else if (strcmp(a, "--aws-access-key-id") == 0) {
+            aws_key_id = *v ? v : NULL;
+        } else if (strcmp(a, "--aws-secret-access-key") == 0) {
+            aws_secret = v;
+        } else if (strcmp(a, "--aws-region") == 0) {
+            aws_region = v;
         } else if (strcmp(a, "--recordings") == 0) {
             cfg.recordings_dir = v;
         } else if (strcmp(a, "--max-seconds") == 0) {
@@ -93,6 +110,12 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+
+    if (!aws_key_id != !aws_secret) {
+        fprintf(stderr, "aigw-sim: --aws-access-key-id and --aws-secret-access-key go together\n");
+        return 2;
+    }
+    sim_bedrock_configure(aws_key_id, aws_secret, aws_region);
 
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
