@@ -344,11 +344,22 @@ static void provider_backend(char *buf, size_t size, const char *name, const cha
 
 /* Model per provider backend, for the provider matrix below. */
 static const char *const provider_models[][2] = {
-    {"anth", "anth/claude-sonnet-4-5"},
+    {"anth", "anth/claude-sonnet-4-5"},      {"az", "az/my-deployment"},
+    {"gem", "gem/gemini-2.0-flash"},         {"vx", "vx/gemini-2.0-flash"},
+    {"cv", "cv/claude-sonnet-4-5@20250929"}, {"br", "br/anthropic.claude-3-5-sonnet-20240620-v1:0"},
 };
 
 static void setup_sim(void) {
-    static const char *const sim_args[] = {"--api-key", SECRET, "--recordings", AIGW_RECORDINGS_DIR,
+    static const char *const sim_args[] = {"--api-key",
+                                           SECRET,
+                                           "--bearer-token",
+                                           SECRET,
+                                           "--aws-access-key-id",
+                                           "AKIDCLITEST",
+                                           "--aws-secret-access-key",
+                                           SECRET,
+                                           "--recordings",
+                                           AIGW_RECORDINGS_DIR,
                                            NULL};
     setup_home();
     cr_assert_eq(aigw_test_sim_start(&sim, sim_args), 0, "the simulator did not start");
@@ -386,6 +397,21 @@ static void setup_sim(void) {
     provider_backend(cfg, sizeof(cfg), "anth",
                      "\"schema\": \"anthropic\", \"base_url\": \"%s/anthropic/v1\", "
                      "\"api_key_env\": \"SIM_KEY\"");
+    provider_backend(cfg, sizeof(cfg), "az",
+                     "\"schema\": \"azure-openai\", \"base_url\": \"%s\", "
+                     "\"api_key_env\": \"SIM_KEY\"");
+    provider_backend(cfg, sizeof(cfg), "gem",
+                     "\"schema\": \"gemini\", \"base_url\": \"%s/gemini/v1beta\", "
+                     "\"api_key_env\": \"SIM_KEY\"");
+    provider_backend(cfg, sizeof(cfg), "vx",
+                     "\"schema\": \"gcp-vertex\", \"base_url\": \"%s/v1\", \"project\": \"p\", "
+                     "\"location\": \"us-central1\", \"api_key_env\": \"SIM_KEY\"");
+    provider_backend(cfg, sizeof(cfg), "cv",
+                     "\"schema\": \"gcp-anthropic\", \"base_url\": \"%s/v1\", \"project\": "
+                     "\"p\", \"location\": \"us-east5\", \"api_key_env\": \"SIM_KEY\"");
+    provider_backend(cfg, sizeof(cfg), "br",
+                     "\"schema\": \"aws-bedrock\", \"base_url\": \"%s\", \"region\": "
+                     "\"us-east-1\"");
     strncat(cfg, "\n}}\n", sizeof(cfg) - strlen(cfg) - 1);
     home_path(config_path, sizeof(config_path), "aigw.json");
     write_file(config_path, cfg);
@@ -399,7 +425,8 @@ static void teardown_sim(void) {
     teardown_home();
 }
 
-static const char *const sim_env[] = {"SIM_KEY=" SECRET, NULL};
+static const char *const sim_env[] = {"SIM_KEY=" SECRET, "AWS_ACCESS_KEY_ID=AKIDCLITEST",
+                                      "AWS_SECRET_ACCESS_KEY=" SECRET, NULL};
 
 /* ================= version, help, usage errors ================= */
 

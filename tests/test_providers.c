@@ -35,6 +35,10 @@ static const provider providers[] = {
      "\"schema\":\"gcp-vertex\",\"base_url\":\"%s/v1\",\"project\":\"proj\",\"location\":"
      "\"us-central1\",\"api_key\":\"" KEY "\"",
      "gemini-2.0-flash", 1},
+    {"claude-vertex",
+     "\"schema\":\"gcp-anthropic\",\"base_url\":\"%s/v1\",\"project\":\"proj\",\"location\":"
+     "\"us-east5\",\"api_key\":\"" KEY "\"",
+     "claude-sonnet-4-5@20250929", 1},
     /* Signed with SigV4 from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
      * (set in setup); the simulator recomputes the signature. */
     {"bedrock", "\"schema\":\"aws-bedrock\",\"region\":\"us-east-1\",\"base_url\":\"%s\"",
@@ -291,4 +295,23 @@ Test(providers, a_wrong_aws_secret_fails_the_signature_check) {
     cr_assert_null(strstr(aigw_error_message(e), "SECRET"));
     aigw_error_free(e);
     aigw_client_free(c);
+}
+
+/* The simulator writes every response a few bytes at a time, so each
+ * provider's stream decoder sees events (and, for Bedrock, binary frames)
+ * split at arbitrary points by the network. */
+Test(providers, streams_split_into_tiny_writes_translate_the_same) {
+    for (size_t i = 0; i < N_PROVIDERS; i++) {
+        const provider *p = &providers[i];
+        aigw_client *c = client_for(p, "trickle_ms=1,trickle_bytes=5");
+        char req[1024];
+        chat_request(p, ",\"stream_options\":{\"include_usage\":true}", req, sizeof req);
+        collected col = {0};
+        aigw_error *e = NULL;
+        cr_assert_eq(aigw_chat_stream(c, req, collect, &col, &e), AIGW_OK, "%s: %s", p->name,
+                     aigw_error_message(e));
+        cr_assert_str_eq(col.text, "echo: hello there friend", "%s", p->name);
+        cr_assert_eq(col.usage_chunks, 1, "%s", p->name);
+        aigw_client_free(c);
+    }
 }

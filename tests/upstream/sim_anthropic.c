@@ -3,6 +3,7 @@
  * OpenAI's /v1/. Answers are deterministic: the reply echoes the last user
  * message, or calls the first tool. */
 #include "sim_router.h"
+#include "sim_vertex.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -394,9 +395,49 @@ static int apply_stop_sequences(json_object *stops, msg_answer *a, sim_response 
     return 1;
 }
 
+static void messages_body(const sim_request *req, sim_response *res);
+
 static void messages(const sim_request *req, sim_response *res) {
     if (!version_ok(req, res))
         return;
+    messages_body(req, res);
+}
+
+/* Claude on Vertex AI: POST /v1/projects/P/locations/L/publishers/anthropic/
+ * models/M:rawPredict (or :streamRawPredict) with a bearer token; the model
+ * comes from the path and the version from the body's anthropic_version
+ * ("vertex-2023-10-16"); a "model" in the body is refused. */
+static void vertex_raw_predict(const sim_request *req, sim_response *res) {
+    if (!sim_vertex_token_ok(req)) {
+        an_error(res, 401, "Request had invalid authentication credentials.");
+        return;
+    }
+    json_object *body = req->json;
+    if (!body || !json_object_is_type(body, json_type_object)) {
+        an_invalid(res, "There was an issue with your request body: it is not valid JSON");
+        return;
+    }
+    const char *version = get_str(body, "anthropic_version");
+    if (!version || strcmp(version, "vertex-2023-10-16") != 0) {
+        an_invalid(res, "anthropic_version: must be \"vertex-2023-10-16\"");
+        return;
+    }
+    if (get(body, "model")) {
+        an_invalid(res, "model: Extra inputs are not permitted");
+        return;
+    }
+    const char *m = strstr(req->path, "/models/");
+    const char *colon = m ? strrchr(m, ':') : NULL;
+    if (!m || !colon || colon <= m + 8) {
+        an_error(res, 404, "model not found");
+        return;
+    }
+    json_object_object_add(body, "model",
+                           json_object_new_string_len(m + 8, (int)(colon - (m + 8))));
+    messages_body(req, res);
+}
+
+static void messages_body(const sim_request *req, sim_response *res) {
     json_object *body = req->json;
     if (!body || !json_object_is_type(body, json_type_object)) {
         an_invalid(res, "There was an issue with your request body: it is not valid JSON");
@@ -596,6 +637,27 @@ static const sim_route anthropic_routes[] = {
     {"GET", AN_PREFIX "models/*", model_get},
 };
 
+static int vx_an_authorized(const sim_request *req, const char *api_key) {
+    (void)api_key; /* Vertex AI takes the --bearer-token, not the API key */
+    return sim_vertex_token_ok(req);
+}
+
+static const sim_route vertex_anthropic_routes[] = {
+    {"POST", "/v1*/projects/*/locations/*/publishers/anthropic/models/*:rawPredict",
+     vertex_raw_predict},
+    {"POST", "/v1*/projects/*/locations/*/publishers/anthropic/models/*:streamRawPredict",
+     vertex_raw_predict},
+};
+
+static const sim_provider vertex_anthropic_provider = {
+    .name = "vertex-anthropic",
+    .prefix = "/v1/projects/",
+    .routes = vertex_anthropic_routes,
+    .nroutes = sizeof(vertex_anthropic_routes) / sizeof(vertex_anthropic_routes[0]),
+    .authorized = vx_an_authorized,
+    .error = an_error,
+};
+
 static const sim_provider anthropic_provider = {
     .name = "anthropic",
     .prefix = "/anthropic/",
@@ -609,4 +671,5 @@ void sim_anthropic_register(void);
 
 void sim_anthropic_register(void) {
     sim_router_register(&anthropic_provider);
+    sim_router_register(&vertex_anthropic_provider);
 }

@@ -4,6 +4,7 @@
  * Bearer token. Answers are deterministic: the model echoes the last user
  * turn, embeddings are derived from a hash of each text. See README.md. */
 #include "sim_router.h"
+#include "sim_vertex.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -179,7 +180,7 @@ static void gem_error(sim_response *res, int status, const char *message) {
     g_error_full(res, status, message, NULL);
 }
 
-static int vertex_token_ok(const sim_request *req) {
+int sim_vertex_token_ok(const sim_request *req) {
     if (!bearer_token)
         return 1;
     const char *h = sim_request_header(req, "authorization");
@@ -188,7 +189,7 @@ static int vertex_token_ok(const sim_request *req) {
 
 static int vx_authorized(const sim_request *req, const char *api_key) {
     (void)api_key; /* Vertex AI takes the --bearer-token, not the API key */
-    return vertex_token_ok(req);
+    return sim_vertex_token_ok(req);
 }
 
 static void vx_error(sim_response *res, int status, const char *message) {
@@ -845,7 +846,7 @@ static void model_get(const sim_request *req, sim_response *res) {
 
 /* Vertex checks the token itself too: the router asks only with --api-key. */
 static int vertex_check(const sim_request *req, sim_response *res) {
-    if (vertex_token_ok(req))
+    if (sim_vertex_token_ok(req))
         return 1;
     vx_error(res, 401, NULL);
     return 0;
