@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
+#include "credentials/sigv4.h"
 
 /* The newest generally available Azure OpenAI data-plane API version. */
 #define AZURE_DEFAULT_API_VERSION "2024-10-21"
@@ -101,7 +102,8 @@ static aigw_status aws_credential(aigw__backend *b, aigw_error **err) {
         (key_id && !(cred->aws_access_key_id = aigw__strdup(key_id))) ||
         (secret && !(cred->secret = aigw__strdup(secret))) ||
         (token && !(cred->aws_session_token = aigw__strdup(token))) ||
-        !(cred->aws_region = aigw__strdup(b->region)))
+        !(cred->aws_region = aigw__strdup(b->region)) ||
+        aigw__sigv4_key_cache_new(&cred->aws_key_cache))
         return oom(err);
     return AIGW_OK;
 }

@@ -62,6 +62,17 @@ aigw_status aigw__buf_printf(aigw__buf *b, const char *fmt, ...) {
     return st;
 }
 
+aigw_status aigw__buf_cat(aigw__buf *b, ...) {
+    va_list ap;
+    va_start(ap, b);
+    aigw_status st = AIGW_OK;
+    const char *s;
+    while (!st && (s = va_arg(ap, const char *)) != NULL)
+        st = aigw__buf_append(b, s, strlen(s));
+    va_end(ap);
+    return st;
+}
+
 void aigw__buf_consume(aigw__buf *b, size_t n) {
     if (n >= b->len) {
         aigw__buf_clear(b);

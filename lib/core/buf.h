@@ -22,6 +22,9 @@ aigw_status aigw__buf_puts(aigw__buf *b, const char *s);
 aigw_status aigw__buf_printf(aigw__buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 aigw_status aigw__buf_vprintf(aigw__buf *b, const char *fmt, va_list ap);
+/* Appends each string argument in turn, up to a NULL: a fast
+ * aigw__buf_printf("%s%s%s", ...) for hot paths. */
+aigw_status aigw__buf_cat(aigw__buf *b, ...);
 /* Drops the first n bytes, keeping the rest. */
 void aigw__buf_consume(aigw__buf *b, size_t n);
 void aigw__buf_clear(aigw__buf *b); /* len = 0, keeps memory */

@@ -35,6 +35,7 @@ void aigw__credential_clear(aigw__credential *cred) {
     wipe(cred->aws_access_key_id);
     wipe(cred->aws_session_token);
     aigw__free(cred->aws_region);
+    aigw__sigv4_key_cache_free(cred->aws_key_cache);
     aigw__free(cred->source);
     memset(cred, 0, sizeof *cred);
 }

@@ -33,6 +33,9 @@ typedef struct aigw__credential {
     char *aws_session_token; /* NULL unless temporary credentials */
     char *aws_region;
     const char *aws_service; /* static string, e.g. "bedrock" */
+    /* The day's derived SigV4 signing key, shared by the client's threads
+     * (credentials/sigv4.c); NULL: derived on every request. */
+    struct aigw__sigv4_key_cache *aws_key_cache;
 } aigw__credential;
 
 /* Adds auth to the finished request: an API-key header, or a SigV4

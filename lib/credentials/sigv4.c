@@ -4,6 +4,7 @@
 #include "credentials/sigv4.h"
 
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -144,7 +145,7 @@ static aigw_status canonical_query(aigw__buf *out, const char *query) {
     if (!st) {
         qsort(params, n, sizeof *params, qparam_cmp);
         for (size_t i = 0; !st && i < n; i++)
-            st = aigw__buf_printf(out, "%s%s=%s", i ? "&" : "", params[i].name, params[i].value);
+            st = aigw__buf_cat(out, i ? "&" : "", params[i].name, "=", params[i].value, NULL);
     }
     for (size_t i = 0; i < n; i++) {
         aigw__free(params[i].name);
@@ -236,16 +237,16 @@ static aigw_status canonical_headers(aigw__buf *creq, aigw__buf *signed_headers,
         for (size_t i = 0; !st && i < n; i++) {
             int same = i > 0 && strcmp(list[i].name, list[i - 1].name) == 0;
             if (same) {
-                st = aigw__buf_printf(creq, ",%s", list[i].value);
+                st = aigw__buf_cat(creq, ",", list[i].value, NULL);
                 continue;
             }
             if (i > 0)
                 st = aigw__buf_puts(creq, "\n");
             if (!st)
-                st = aigw__buf_printf(creq, "%s:%s", list[i].name, list[i].value);
+                st = aigw__buf_cat(creq, list[i].name, ":", list[i].value, NULL);
             if (!st)
-                st = aigw__buf_printf(signed_headers, "%s%s", signed_headers->len ? ";" : "",
-                                      list[i].name);
+                st = aigw__buf_cat(signed_headers, signed_headers->len ? ";" : "", list[i].name,
+                                   NULL);
         }
         if (!st)
             st = aigw__buf_puts(creq, "\n");
@@ -267,32 +268,87 @@ static int valid_amz_date(const char *d) {
     return 1;
 }
 
-/* The signature: HMAC chain "AWS4"+secret → date → region → service →
- * "aws4_request", then HMAC(signing key, string to sign), all wiped. */
-static int compute_signature(const char *secret, const char *date8, const char *region,
-                             const char *service, const char *sts, char out_hex[65]) {
+/* The signing key: HMAC chain "AWS4"+secret → date → region → service →
+ * "aws4_request", every intermediate wiped. */
+static int derive_signing_key(const char *secret, const char *date8, const char *region,
+                              const char *service, unsigned char key[32]) {
     size_t secret_len = strlen(secret);
     unsigned char *k_secret = aigw__malloc(secret_len + 4);
-    unsigned char k1[32], k2[32];
-    unsigned char sig[32];
+    unsigned char k1[32];
     int rc = -1;
     if (!k_secret)
         return -1;
     memcpy(k_secret, "AWS4", 4);
     memcpy(k_secret + 4, secret, secret_len);
     if (hmac_sha256(k_secret, secret_len + 4, date8, 8, k1) == 0 &&
-        hmac_sha256(k1, 32, region, strlen(region), k2) == 0 &&
-        hmac_sha256(k2, 32, service, strlen(service), k1) == 0 &&
-        hmac_sha256(k1, 32, "aws4_request", 12, k2) == 0 &&
-        hmac_sha256(k2, 32, sts, strlen(sts), sig) == 0) {
-        to_hex(sig, sizeof sig, out_hex);
+        hmac_sha256(k1, 32, region, strlen(region), key) == 0 &&
+        hmac_sha256(key, 32, service, strlen(service), k1) == 0 &&
+        hmac_sha256(k1, 32, "aws4_request", 12, key) == 0)
         rc = 0;
-    }
     OPENSSL_cleanse(k_secret, secret_len + 4);
     aigw__free(k_secret);
     OPENSSL_cleanse(k1, sizeof k1);
-    OPENSSL_cleanse(k2, sizeof k2);
+    return rc;
+}
+
+/* The signature: HMAC(signing key, string to sign), derived here unless
+ * the caller has the key already. */
+static int compute_signature(const aigw__sigv4_input *in, const char *sts, char out_hex[65]) {
+    unsigned char key[32], sig[32];
+    int rc = -1;
+    if (in->signing_key)
+        memcpy(key, in->signing_key, sizeof key);
+    else if (derive_signing_key(in->secret_access_key, in->amz_date, in->region, in->service, key))
+        goto out;
+    if (hmac_sha256(key, sizeof key, sts, strlen(sts), sig) == 0) {
+        to_hex(sig, sizeof sig, out_hex);
+        rc = 0;
+    }
+out:
+    OPENSSL_cleanse(key, sizeof key);
     OPENSSL_cleanse(sig, sizeof sig);
+    return rc;
+}
+
+struct aigw__sigv4_key_cache {
+    pthread_mutex_t lock;
+    char date8[9]; /* "" until the first derivation */
+    unsigned char key[32];
+};
+
+aigw_status aigw__sigv4_key_cache_new(struct aigw__sigv4_key_cache **out) {
+    struct aigw__sigv4_key_cache *c = aigw__calloc(1, sizeof *c);
+    if (!c)
+        return AIGW_ENOMEM;
+    pthread_mutex_init(&c->lock, NULL);
+    *out = c;
+    return AIGW_OK;
+}
+
+void aigw__sigv4_key_cache_free(struct aigw__sigv4_key_cache *cache) {
+    if (!cache)
+        return;
+    pthread_mutex_destroy(&cache->lock);
+    OPENSSL_cleanse(cache, sizeof *cache);
+    aigw__free(cache);
+}
+
+/* Copies the signing key for date8 into key, deriving it once per day. */
+static int cached_signing_key(const aigw__credential *cred, const char *date8,
+                              unsigned char key[32]) {
+    struct aigw__sigv4_key_cache *c = cred->aws_key_cache;
+    int rc = 0;
+    pthread_mutex_lock(&c->lock);
+    if (memcmp(c->date8, date8, 8) != 0) {
+        rc = derive_signing_key(cred->secret, date8, cred->aws_region, cred->aws_service, c->key);
+        if (rc == 0)
+            memcpy(c->date8, date8, 8);
+        else
+            c->date8[0] = '\0';
+    }
+    if (rc == 0)
+        memcpy(key, c->key, 32);
+    pthread_mutex_unlock(&c->lock);
     return rc;
 }
 
@@ -318,10 +374,12 @@ aigw_status aigw__sigv4_sign(const aigw__sigv4_input *in, aigw__sigv4_output *ou
 
     aigw__buf creq = AIGW__BUF_INIT, signed_headers = AIGW__BUF_INIT, sts = AIGW__BUF_INIT,
               auth = AIGW__BUF_INIT;
-    char payload_hex[65], creq_hex[65], signature[65];
+    char payload_hex[65], creq_hex[65], signature[65], date8[9];
+    memcpy(date8, in->amz_date, 8);
+    date8[8] = '\0';
     const char *path = in->path && *in->path ? in->path : "/";
 
-    aigw_status st = aigw__buf_printf(&creq, "%s\n", in->method);
+    aigw_status st = aigw__buf_cat(&creq, in->method, "\n", NULL);
     if (!st)
         st = in->path_verbatim ? aigw__buf_puts(&creq, path)
                                : uri_encode(&creq, path, strlen(path), 1);
@@ -342,25 +400,23 @@ aigw_status aigw__sigv4_sign(const aigw__sigv4_input *in, aigw__sigv4_output *ou
             snprintf(payload_hex, sizeof payload_hex, "%s", in->payload_hash);
         else
             aigw__sigv4_sha256_hex(in->payload, in->payload_len, payload_hex);
-        st = aigw__buf_printf(&creq, "\n%s\n%s", signed_headers.data, payload_hex);
+        st = aigw__buf_cat(&creq, "\n", signed_headers.data, "\n", payload_hex, NULL);
     }
     if (!st) {
         aigw__sigv4_sha256_hex(creq.data, creq.len, creq_hex);
-        st = aigw__buf_printf(&sts, SIGV4_ALGORITHM "\n%s\n%.8s/%s/%s/aws4_request\n%s",
-                              in->amz_date, in->amz_date, in->region, in->service, creq_hex);
+        st = aigw__buf_cat(&sts, SIGV4_ALGORITHM "\n", in->amz_date, "\n", date8, "/", in->region,
+                           "/", in->service, "/aws4_request\n", creq_hex, NULL);
     }
     if (st)
         goto out;
-    if (compute_signature(in->secret_access_key, in->amz_date, in->region, in->service, sts.data,
-                          signature)) {
+    if (compute_signature(in, sts.data, signature)) {
         st = aigw__error_set(err, AIGW_EINTERNAL, "SigV4: HMAC-SHA256 failed");
         goto out;
     }
-    st = aigw__buf_printf(&auth,
-                          SIGV4_ALGORITHM " Credential=%s/%.8s/%s/%s/aws4_request, "
-                                          "SignedHeaders=%s, Signature=%s",
-                          in->access_key_id, in->amz_date, in->region, in->service,
-                          signed_headers.data, signature);
+    st = aigw__buf_cat(&auth, SIGV4_ALGORITHM " Credential=", in->access_key_id, "/", date8, "/",
+                       in->region, "/", in->service,
+                       "/aws4_request, SignedHeaders=", signed_headers.data,
+                       ", Signature=", signature, NULL);
     if (!st) {
         out->canonical_request = aigw__buf_detach(&creq);
         out->string_to_sign = aigw__buf_detach(&sts);
@@ -574,7 +630,7 @@ aigw_status aigw__sigv4_apply(const aigw__credential *cred, const char *backend_
     aigw__buf line = AIGW__BUF_INIT;
     aigw__sigv4_output out = {0};
     if (!has_host_header(req->headers)) {
-        st = aigw__buf_printf(&line, "host: %s", url.host);
+        st = aigw__buf_cat(&line, "host: ", url.host, NULL);
         to_sign = append(to_sign, line.data, &st);
         aigw__buf_clear(&line);
     }
@@ -585,16 +641,19 @@ aigw_status aigw__sigv4_apply(const aigw__credential *cred, const char *backend_
         if (!is_unsigned_header(h->data))
             to_sign = append(to_sign, h->data, &st);
     }
-    const char *fmt[3] = {"X-Amz-Date: %s", "X-Amz-Content-Sha256: %s", "X-Amz-Security-Token: %s"};
+    const char *name[3] = {"X-Amz-Date: ", "X-Amz-Content-Sha256: ", "X-Amz-Security-Token: "};
     const char *val[3] = {amz_date, payload_hex, cred->aws_session_token};
     for (int i = 0; i < 3 && !st; i++) {
         if (!val[i])
             continue;
         aigw__buf_clear(&line);
-        st = aigw__buf_printf(&line, fmt[i], val[i]);
+        st = aigw__buf_cat(&line, name[i], val[i], NULL);
         headers = append(headers, line.data, &st);
         to_sign = append(to_sign, line.data, &st);
     }
+    unsigned char signing_key[32];
+    int have_key =
+        !st && cred->aws_key_cache && cached_signing_key(cred, amz_date, signing_key) == 0;
     if (!st) {
         aigw__sigv4_input in = {
             .method = req->method,
@@ -610,14 +669,16 @@ aigw_status aigw__sigv4_apply(const aigw__credential *cred, const char *backend_
             .region = cred->aws_region,
             .service = cred->aws_service,
             .amz_date = amz_date,
+            .signing_key = have_key ? signing_key : NULL,
         };
         st = aigw__sigv4_sign(&in, &out, err);
         if (!st) {
             aigw__buf_clear(&line);
-            st = aigw__buf_printf(&line, "Authorization: %s", out.authorization);
+            st = aigw__buf_cat(&line, "Authorization: ", out.authorization, NULL);
             headers = append(headers, line.data, &st);
         }
     }
+    OPENSSL_cleanse(signing_key, sizeof signing_key);
     if (line.data)
         OPENSSL_cleanse(line.data, line.len);
     aigw__buf_free(&line);

@@ -47,6 +47,9 @@ typedef struct aigw__sigv4_input {
     const char *payload_hash; /* NULL: hex SHA-256 of the payload */
     const char *access_key_id;
     const char *secret_access_key;
+    /* The derived signing key for this date, region and service (32 bytes),
+     * or NULL to derive it from secret_access_key. */
+    const unsigned char *signing_key;
     const char *region;
     const char *service;
     const char *amz_date; /* ISO 8601 basic, "20150830T123600Z" */
@@ -65,6 +68,13 @@ typedef struct aigw__sigv4_output {
 aigw_status aigw__sigv4_sign(const aigw__sigv4_input *in, aigw__sigv4_output *out,
                              aigw_error **err);
 void aigw__sigv4_output_free(aigw__sigv4_output *out);
+
+/* A cache of the derived signing key: the HMAC chain over the secret,
+ * date, region and service changes once a day, so one credential derives it
+ * once a day instead of on every request. Thread-safe. */
+aigw_status aigw__sigv4_key_cache_new(struct aigw__sigv4_key_cache **out);
+/* Wipes and frees; NULL is a no-op. */
+void aigw__sigv4_key_cache_free(struct aigw__sigv4_key_cache *cache);
 
 /* Writes the 64 hex digits of SHA-256(data) and a NUL to hex[65]. */
 void aigw__sigv4_sha256_hex(const void *data, size_t len, char hex[65]);
