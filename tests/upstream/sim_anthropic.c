@@ -651,7 +651,7 @@ static const sim_route vertex_anthropic_routes[] = {
 
 static const sim_provider vertex_anthropic_provider = {
     .name = "vertex-anthropic",
-    .prefix = "/v1/projects/",
+    .prefix = NULL, /* unknown /v1/projects/ paths get Vertex's own (Google) 404 */
     .routes = vertex_anthropic_routes,
     .nroutes = sizeof(vertex_anthropic_routes) / sizeof(vertex_anthropic_routes[0]),
     .authorized = vx_an_authorized,
