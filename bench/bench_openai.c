@@ -83,7 +83,7 @@ static int one_call(aigw_client *client, const char *request_json) {
     if (aigw__route(client, aigw__json_get_string(request, "model"), &call.backend, &call.model,
                     NULL) ||
         call.backend->adapter->build(&call, &up, NULL) ||
-        aigw__credential_apply(&call.backend->credential, call.backend->name, &up, NULL) ||
+        aigw__credential_apply(&call.backend->credential, call.backend, &up, NULL) ||
         call.backend->adapter->parse(&call, response_body, sizeof response_body - 1, &out, NULL))
         goto out;
     rc = 0;

@@ -65,6 +65,10 @@ Test(options, init_checks_version) {
     cr_assert_eq(aigw_client_options_init(&o, AIGW_CLIENT_OPTIONS_VERSION), AIGW_OK);
     cr_assert_eq(o.version, AIGW_CLIENT_OPTIONS_VERSION);
     cr_assert_eq(aigw_client_options_init(&o, 99), AIGW_EINVAL);
+    cr_assert_eq(aigw_client_options_init(&o, 0), AIGW_EINVAL);
+    /* A caller built against version 1 still works. */
+    cr_assert_eq(aigw_client_options_init(&o, 1), AIGW_OK);
+    cr_assert_eq(o.version, 1);
     o.version = 99;
     aigw_client *c = NULL;
     aigw_error *e = NULL;
@@ -102,7 +106,7 @@ Test(config, rejects_bad_configs_with_a_path) {
                         "invalid header");
     expect_config_error("{\"backends\":{\"a\":{\"schema\":\"openai\",\"base_url\":\"http://x\","
                         "\"api_key\":\"k\",\"api_key_env\":\"K\"}}}",
-                        "not both");
+                        "give one of");
     expect_config_error("{\"default_backend\":\"nope\"}", "default_backend: unknown backend");
     expect_config_error("{\"env_defaults\":1}", "env_defaults: must be true or false");
 }

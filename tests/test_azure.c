@@ -29,7 +29,7 @@ static void build(aigw_client *client, aigw__op op, const char *request, aigw__u
                              &call.model, NULL),
                  AIGW_OK);
     cr_assert_eq(call.backend->adapter->build(&call, up, NULL), AIGW_OK);
-    cr_assert_eq(aigw__credential_apply(&call.backend->credential, call.backend->name, up, NULL),
+    cr_assert_eq(aigw__credential_apply(&call.backend->credential, call.backend, up, NULL),
                  AIGW_OK);
 }
 

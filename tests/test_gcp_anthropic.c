@@ -30,8 +30,8 @@ static void build(aigw_client *client, aigw__op op, const char *request, aigw__u
                              &call.model, NULL),
                  AIGW_OK);
     cr_assert_eq(call.backend->adapter->build(&call, up, &e), AIGW_OK, "%s", aigw_error_message(e));
-    cr_assert_eq(aigw__credential_apply(&call.backend->credential, call.backend->name, up, &e),
-                 AIGW_OK, "%s", aigw_error_message(e));
+    cr_assert_eq(aigw__credential_apply(&call.backend->credential, call.backend, up, &e), AIGW_OK,
+                 "%s", aigw_error_message(e));
     *body = json_tokener_parse(up->body.data);
     cr_assert_not_null(*body);
 }

@@ -273,18 +273,17 @@ Test(sigv4_suite, post_sts_header_before) {
     expect_authz("POST", "/", NULL, extra, NULL, STS_AUTHZ);
 }
 
-/* The same case through aigw__sigv4_apply with cred->aws_session_token:
+/* The same case through aigw__sigv4_apply with a session token:
  * apply also signs X-Amz-Content-Sha256, so the signature differs from the
  * suite's; what it adds must be exactly what the low-level signer signs
  * when given those headers. */
-static aigw__credential suite_cred(const char *token) {
-    aigw__credential c = {0};
-    c.kind = AIGW__CRED_AWS_SIGV4;
-    c.secret = (char *)SECRET;
-    c.aws_access_key_id = (char *)AKID;
-    c.aws_session_token = (char *)token;
-    c.aws_region = (char *)"us-east-1";
-    c.aws_service = "service";
+static aigw__aws_signing suite_cred(const char *token) {
+    aigw__aws_signing c = {0};
+    c.secret_access_key = (char *)SECRET;
+    c.access_key_id = (char *)AKID;
+    c.session_token = (char *)token;
+    c.region = (char *)"us-east-1";
+    c.service = "service";
     c.source = (char *)"test";
     return c;
 }
@@ -305,7 +304,7 @@ static void set_url(aigw__upstream_request *req, const char *url) {
 }
 
 Test(sigv4_apply, session_token_and_headers_added) {
-    aigw__credential c = suite_cred(SUITE_TOKEN);
+    aigw__aws_signing c = suite_cred(SUITE_TOKEN);
     aigw__upstream_request req = {.method = "POST"};
     set_url(&req, "https://example.amazonaws.com/");
     aigw_error *e = NULL;
@@ -345,7 +344,7 @@ Test(sigv4_apply, session_token_and_headers_added) {
 
 /* Without a token: the suite's get-vanilla plus the content hash header. */
 Test(sigv4_apply, vanilla_without_token) {
-    aigw__credential c = suite_cred(NULL);
+    aigw__aws_signing c = suite_cred(NULL);
     aigw__upstream_request req = {.method = "GET"};
     set_url(&req, "https://example.amazonaws.com");
     cr_assert_eq(aigw__sigv4_apply(&c, "aws", &req, SUITE_NOW, NULL), AIGW_OK);
@@ -357,7 +356,7 @@ Test(sigv4_apply, vanilla_without_token) {
 
 /* The Host signed is what curl sends: no default port, host:port otherwise. */
 static void expect_host(const char *url, const char *host) {
-    aigw__credential c = suite_cred(NULL);
+    aigw__aws_signing c = suite_cred(NULL);
     aigw__upstream_request req = {.method = "GET"};
     set_url(&req, url);
     cr_assert_eq(aigw__sigv4_apply(&c, "aws", &req, SUITE_NOW, NULL), AIGW_OK);
@@ -394,7 +393,7 @@ Test(sigv4_apply, host_and_port) {
 
 /* Hop-by-hop headers, User-Agent and curl's "Name:" removals are not signed. */
 Test(sigv4_apply, unsigned_headers) {
-    aigw__credential c = suite_cred(NULL);
+    aigw__aws_signing c = suite_cred(NULL);
     aigw__upstream_request req = {.method = "POST"};
     set_url(&req, "https://example.amazonaws.com/");
     const char *lines[] = {"User-Agent: aigw/1",          "Expect:",
@@ -422,13 +421,12 @@ Test(sigv4_apply, unsigned_headers) {
 
 /* Signs the Bedrock request with aigw__sigv4_apply; returns the Authorization value. */
 static char *bedrock_authorization(void) {
-    aigw__credential c = {0};
-    c.kind = AIGW__CRED_AWS_SIGV4;
-    c.secret = (char *)BR_SECRET;
-    c.aws_access_key_id = (char *)BR_AKID;
-    c.aws_session_token = (char *)BR_TOKEN;
-    c.aws_region = (char *)"us-east-1";
-    c.aws_service = "bedrock";
+    aigw__aws_signing c = {0};
+    c.secret_access_key = (char *)BR_SECRET;
+    c.access_key_id = (char *)BR_AKID;
+    c.session_token = (char *)BR_TOKEN;
+    c.region = (char *)"us-east-1";
+    c.service = "bedrock";
     aigw__upstream_request req = {.method = "POST"};
     set_url(&req, BR_URL);
     cr_assert_eq(aigw__buf_puts(&req.body, BR_BODY), AIGW_OK);
@@ -569,7 +567,7 @@ Test(sigv4_bedrock, double_encoded_path) {
 
 /* ---- errors ---- */
 
-static void expect_eauth(aigw__credential *c, const char *must_contain) {
+static void expect_eauth(aigw__aws_signing *c, const char *must_contain) {
     aigw__upstream_request req = {.method = "POST"};
     set_url(&req, BR_URL);
     aigw_error *e = NULL;
@@ -585,34 +583,33 @@ static void expect_eauth(aigw__credential *c, const char *must_contain) {
 }
 
 Test(sigv4_errors, missing_keys_name_backend_and_source_not_secret) {
-    aigw__credential c = {0};
-    c.kind = AIGW__CRED_AWS_SIGV4;
-    c.secret = (char *)BR_SECRET;
-    c.aws_session_token = (char *)BR_TOKEN;
-    c.aws_region = (char *)"us-east-1";
-    c.aws_service = "bedrock";
+    aigw__aws_signing c = {0};
+    c.secret_access_key = (char *)BR_SECRET;
+    c.session_token = (char *)BR_TOKEN;
+    c.region = (char *)"us-east-1";
+    c.service = "bedrock";
     c.source = (char *)"env AWS_ACCESS_KEY_ID";
     expect_eauth(&c, "env AWS_ACCESS_KEY_ID"); /* no key id */
 
-    c.aws_access_key_id = (char *)BR_AKID;
-    c.secret = NULL;
+    c.access_key_id = (char *)BR_AKID;
+    c.secret_access_key = NULL;
     c.source = (char *)"env AWS_SECRET_ACCESS_KEY";
     expect_eauth(&c, "env AWS_SECRET_ACCESS_KEY"); /* no secret */
 
-    c.secret = (char *)"";
+    c.secret_access_key = (char *)"";
     expect_eauth(&c, "secret access key");
 
-    c.secret = (char *)BR_SECRET "\r\nX-Evil: 1";
+    c.secret_access_key = (char *)BR_SECRET "\r\nX-Evil: 1";
     c.source = (char *)"profile default";
     expect_eauth(&c, "line break");
 
-    c.secret = (char *)BR_SECRET;
-    c.missing = 1;
+    c.secret_access_key = (char *)BR_SECRET;
+    c.access_key_id = NULL;
     expect_eauth(&c, "profile default");
 }
 
 Test(sigv4_errors, bad_url_and_date) {
-    aigw__credential c = suite_cred(NULL);
+    aigw__aws_signing c = suite_cred(NULL);
     aigw__upstream_request req = {.method = "GET"};
     set_url(&req, "not a url");
     aigw_error *e = NULL;
@@ -637,14 +634,4 @@ Test(sigv4_errors, bad_url_and_date) {
     cr_assert_null(strstr(aigw_error_message(e), SECRET));
     aigw_error_free(e);
     curl_slist_free_all(h);
-}
-
-/* The credentials stage dispatches SigV4 credentials here. */
-Test(sigv4_apply, credential_apply_dispatches) {
-    aigw__credential c = suite_cred(NULL);
-    aigw__upstream_request req = {.method = "GET"};
-    set_url(&req, "https://example.amazonaws.com/");
-    cr_assert_eq(aigw__credential_apply(&c, "aws", &req, NULL), AIGW_OK);
-    cr_assert_not_null(find_header(req.headers, "Authorization: AWS4-HMAC-SHA256 "));
-    aigw__upstream_request_free(&req);
 }

@@ -25,6 +25,7 @@ void aigw__backend_free(aigw__backend *b) {
     aigw__free(b->project);
     aigw__free(b->location);
     aigw__free(b->unavailable);
+    aigw__sigv4_key_cache_free(b->aws_key_cache);
     aigw__credential_clear(&b->credential);
     curl_slist_free_all(b->extra_headers);
     memset(b, 0, sizeof *b);
@@ -48,21 +49,11 @@ aigw_status aigw__backend_set_base_url(aigw__backend *b, const char *url, const 
     return AIGW_OK;
 }
 
-aigw_status aigw__backend_set_key(aigw__backend *b, aigw__key_header header, const char *value,
-                                  const char *source, aigw_error **err) {
-    aigw__credential *cred = &b->credential;
-    aigw__credential_clear(cred);
-    cred->kind = AIGW__CRED_API_KEY;
-    cred->header = header;
-    if (!(cred->source = aigw__strdup(source)))
-        return oom(err);
-    if (value && *value) {
-        if (!(cred->secret = aigw__strdup(value)))
-            return oom(err);
-    } else {
-        cred->missing = 1;
-    }
-    return AIGW_OK;
+aigw_status aigw__backend_set_key(aigw__backend *b, const char *value, const char *env,
+                                  const char *file, const aigw__cred_context *ctx,
+                                  aigw_error **err) {
+    aigw__credential_clear(&b->credential);
+    return aigw__api_key_new(&b->credential, b->name, value, env, file, ctx, err);
 }
 
 /* A missing setting: an error for a config file's backend, a reason for a
@@ -92,18 +83,15 @@ static aigw_status aws_credential(aigw__backend *b, aigw_error **err) {
     aigw__credential *cred = &b->credential;
     if (cred->kind != AIGW__CRED_NONE)
         return AIGW_OK;
-    const char *key_id = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
-    const char *token = env("AWS_SESSION_TOKEN");
-    cred->kind = AIGW__CRED_AWS_SIGV4;
-    cred->aws_service = "bedrock";
-    cred->missing = !key_id || !secret;
-    if (!(cred->source = aigw__strdup("environment variables AWS_ACCESS_KEY_ID and "
-                                      "AWS_SECRET_ACCESS_KEY")) ||
-        (key_id && !(cred->aws_access_key_id = aigw__strdup(key_id))) ||
-        (secret && !(cred->secret = aigw__strdup(secret))) ||
-        (token && !(cred->aws_session_token = aigw__strdup(token))) ||
-        !(cred->aws_region = aigw__strdup(b->region)) ||
-        aigw__sigv4_key_cache_new(&cred->aws_key_cache))
+    aigw__cred_value v = {
+        .aws_access_key_id = (char *)env("AWS_ACCESS_KEY_ID"),
+        .aws_secret_access_key = (char *)env("AWS_SECRET_ACCESS_KEY"),
+        .aws_session_token = (char *)env("AWS_SESSION_TOKEN"),
+    };
+    if (aigw__credential_set_fixed(cred, AIGW__CRED_AWS_SIGV4, &v) ||
+        aigw__credential_set_names(cred, b->name,
+                                   "environment variables AWS_ACCESS_KEY_ID and "
+                                   "AWS_SECRET_ACCESS_KEY"))
         return oom(err);
     return AIGW_OK;
 }
@@ -120,6 +108,8 @@ static aigw_status complete_bedrock(aigw__backend *b, const char *path, int leni
         if (st)
             return st;
     }
+    if (!b->aws_key_cache && aigw__sigv4_key_cache_new(&b->aws_key_cache))
+        return oom(err);
     return aws_credential(b, err);
 }
 
@@ -142,7 +132,8 @@ static aigw_status complete_vertex(aigw__backend *b, const char *path, int lenie
 }
 
 aigw_status aigw__backend_complete(aigw__backend *b, const char *path, int lenient,
-                                   aigw_error **err) {
+                                   const aigw__cred_context *ctx, aigw_error **err) {
+    (void)ctx;
     int azure = is_schema(b, "azure-openai"), bedrock = is_schema(b, "aws-bedrock");
     int vertex = is_schema(b, "gcp-vertex") || is_schema(b, "gcp-anthropic");
     if (b->api_version && !azure)

@@ -19,9 +19,10 @@ typedef struct aigw__backend {
     aigw__credential credential;
     struct curl_slist *extra_headers; /* "Name: value" lines from the config */
     long connect_timeout_ms;
-    long timeout_ms;   /* whole request, streams included; 0 = none */
-    char *api_version; /* azure-openai: the api-version query parameter */
-    char *region;      /* aws-bedrock: the AWS region, e.g. "us-east-1" */
+    long timeout_ms;                             /* whole request, streams included; 0 = none */
+    char *api_version;                           /* azure-openai: the api-version query parameter */
+    char *region;                                /* aws-bedrock: the AWS region, e.g. "us-east-1" */
+    struct aigw__sigv4_key_cache *aws_key_cache; /* aws-bedrock: the day's signing key */
     char *project;     /* gcp-vertex, gcp-anthropic: the Google Cloud project */
     char *location;    /* gcp-vertex, gcp-anthropic: e.g. "us-central1" or "global" */
     char *unavailable; /* why a zero-config backend cannot serve (e.g. "set AWS_REGION"), or NULL */
@@ -35,10 +36,11 @@ void aigw__backend_free(aigw__backend *b);
  * dropped). `what` names the setting in errors. */
 aigw_status aigw__backend_set_base_url(aigw__backend *b, const char *url, const char *what,
                                        aigw_error **err);
-/* Makes the credential an API key of `header` from `value` (NULL or "" marks
- * it missing); `source` says where it came from, for errors. */
-aigw_status aigw__backend_set_key(aigw__backend *b, aigw__key_header header, const char *value,
-                                  const char *source, aigw_error **err);
+/* Makes the backend's credential an API key: inline `value`, or from the
+ * environment variable `env`, or from `file` (exactly one). */
+aigw_status aigw__backend_set_key(aigw__backend *b, const char *value, const char *env,
+                                  const char *file, const aigw__cred_context *ctx,
+                                  aigw_error **err);
 /* Fills in what the backend's schema implies and checks what it needs:
  * azure-openai's api_version; aws-bedrock's region, endpoint and SigV4
  * credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN);
@@ -46,6 +48,6 @@ aigw_status aigw__backend_set_key(aigw__backend *b, aigw__key_header header, con
  * With `lenient` (zero-config backends) a missing setting marks the backend
  * unavailable with the reason instead of failing; `path` prefixes errors. */
 aigw_status aigw__backend_complete(aigw__backend *b, const char *path, int lenient,
-                                   aigw_error **err);
+                                   const aigw__cred_context *ctx, aigw_error **err);
 
 #endif

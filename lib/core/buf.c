@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "core/alloc.h"
 
 aigw_status aigw__buf_reserve(aigw__buf *b, size_t extra) {
@@ -93,6 +95,12 @@ void aigw__buf_free(aigw__buf *b) {
     aigw__free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+void aigw__buf_wipe(aigw__buf *b) {
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->cap);
+    aigw__buf_free(b);
 }
 
 char *aigw__buf_detach(aigw__buf *b) {

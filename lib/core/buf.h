@@ -29,6 +29,8 @@ aigw_status aigw__buf_cat(aigw__buf *b, ...);
 void aigw__buf_consume(aigw__buf *b, size_t n);
 void aigw__buf_clear(aigw__buf *b); /* len = 0, keeps memory */
 void aigw__buf_free(aigw__buf *b);
+/* Zeroes the bytes (they held a secret), then frees. */
+void aigw__buf_wipe(aigw__buf *b);
 /* Hands the data to the caller (NUL-terminated, "" when empty) and resets
  * the buffer; NULL on allocation failure. */
 char *aigw__buf_detach(aigw__buf *b);

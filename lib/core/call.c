@@ -68,7 +68,7 @@ static aigw_status call_upstream(aigw_client *client, aigw__call *call,
         }
         req.headers = grown;
     }
-    if ((st = aigw__credential_apply(&b->credential, b->name, &req, err)))
+    if ((st = aigw__credential_apply(&b->credential, b, &req, err)))
         goto out;
 
     if (call->op == AIGW__OP_CHAT_STREAM) {

@@ -1,5 +1,6 @@
 /* Creating and freeing clients. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,10 +15,13 @@
 #define MAX_CONFIG_BYTES (16u * 1024u * 1024u)
 
 aigw_status aigw_client_options_init(aigw_client_options *opts, unsigned int version) {
-    if (!opts || version != AIGW_CLIENT_OPTIONS_VERSION)
+    if (!opts || version < 1 || version > AIGW_CLIENT_OPTIONS_VERSION)
         return AIGW_EINVAL;
     aigw_client_options defaults = AIGW_CLIENT_OPTIONS_INIT;
-    *opts = defaults;
+    defaults.version = version;
+    /* A version-1 struct ends before credential_cb. */
+    memcpy(opts, &defaults,
+           version == 1 ? offsetof(aigw_client_options, credential_cb) : sizeof defaults);
     return AIGW_OK;
 }
 
@@ -65,7 +69,7 @@ aigw_status aigw_client_new(aigw_client **out, const aigw_client_options *opts, 
     aigw_client_options defaults = AIGW_CLIENT_OPTIONS_INIT;
     if (!opts)
         opts = &defaults;
-    if (opts->version != AIGW_CLIENT_OPTIONS_VERSION)
+    if (opts->version < 1 || opts->version > AIGW_CLIENT_OPTIONS_VERSION)
         return aigw__error_set(err, AIGW_EINVAL, "aigw_client_new: unknown options version %u",
                                opts->version);
     if (opts->config_path && opts->config_json)
@@ -83,6 +87,11 @@ aigw_status aigw_client_new(aigw_client **out, const aigw_client_options *opts, 
     client->logger.cb = opts->log_cb;
     client->logger.user = opts->log_user;
     client->logger.level = opts->log_level;
+    client->cred_ctx.logger = &client->logger;
+    if (opts->version >= 2) {
+        client->cred_ctx.callback = opts->credential_cb;
+        client->cred_ctx.callback_user = opts->credential_user;
+    }
 
     if (opts->config_path) {
         if ((st = read_file(opts->config_path, &text, err)))

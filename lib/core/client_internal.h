@@ -7,6 +7,7 @@
 #include "aigw/client.h"
 #include "core/backend.h"
 #include "core/log.h"
+#include "credentials/credential.h"
 
 struct aigw__transport;
 
@@ -15,6 +16,7 @@ struct aigw_client {
     size_t n_backends;
     char *default_backend; /* serves bare model names */
     aigw__logger logger;
+    aigw__cred_context cred_ctx; /* what credential loaders may use */
     struct aigw__transport *transport;
 };
 

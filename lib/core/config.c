@@ -30,7 +30,7 @@ aigw_status aigw__client_add_backend(aigw_client *client, aigw__backend *b, aigw
     return AIGW_OK;
 }
 
-static int valid_backend_name(const char *name) {
+static int valid_name(const char *name) {
     if (!*name)
         return 0;
     for (const char *p = name; *p; p++)
@@ -108,11 +108,58 @@ out:
     "schema, base_url, api_key, api_key_env, api_version, region, project, location, headers, "    \
     "timeout_ms, connect_timeout_ms"
 
-/* One key of a backend object. `api_key`/`api_key_env` are only noted:
- * they need the schema, which may come later in the object. */
+/* The named credentials of the config's "credentials" section, while the
+ * backends that use them are loaded. */
+typedef struct named_credentials {
+    char **names;
+    aigw__credential *creds;
+    size_t n;
+} named_credentials;
+
+static void named_credentials_free(named_credentials *nc) {
+    for (size_t i = 0; i < nc->n; i++) {
+        aigw__free(nc->names[i]);
+        aigw__credential_clear(&nc->creds[i]);
+    }
+    aigw__free(nc->names);
+    aigw__free(nc->creds);
+    memset(nc, 0, sizeof *nc);
+}
+
+static aigw_status load_credentials(json_object *section, const aigw__cred_context *ctx,
+                                    named_credentials *nc, aigw_error **err) {
+    if (!json_object_is_type(section, json_type_object))
+        return aigw__error_set(err, AIGW_ECONFIG, "credentials: must be an object");
+    size_t n = (size_t)json_object_object_length(section);
+    if (!(nc->names = aigw__calloc(n, sizeof *nc->names)) ||
+        !(nc->creds = aigw__calloc(n, sizeof *nc->creds)))
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    json_object_object_foreach(section, name, conf) {
+        char path[256];
+        snprintf(path, sizeof path, "credentials.%s", name);
+        if (!valid_name(name))
+            return aigw__error_set(err, AIGW_ECONFIG,
+                                   "%s: a name may hold only letters, digits, '-', '_' and '.'",
+                                   path);
+        if (!(nc->names[nc->n] = aigw__strdup(name)))
+            return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+        aigw_status st = aigw__credential_load(&nc->creds[nc->n], name, conf, path, ctx, err);
+        nc->n++;
+        if (st)
+            return st;
+    }
+    return AIGW_OK;
+}
+
+/* One key of a backend object. The API-key settings and the credential
+ * reference are only noted: they are applied once the whole object is
+ * read. */
+typedef struct backend_auth {
+    json_object *api_key, *api_key_env, *api_key_file, *credential;
+} backend_auth;
+
 static aigw_status load_backend_key(aigw__backend *b, const char *path, const char *key,
-                                    json_object *val, json_object **api_key,
-                                    json_object **api_key_env, aigw_error **err) {
+                                    json_object *val, backend_auth *auth, aigw_error **err) {
     aigw_status st;
     if (strcmp(key, "schema") == 0) {
         if ((st = want_type(val, json_type_string, path, key, "a string", err)))
@@ -127,10 +174,15 @@ static aigw_status load_backend_key(aigw__backend *b, const char *path, const ch
         return (st = want_type(val, json_type_string, path, key, "a string", err))
                    ? st
                    : aigw__backend_set_base_url(b, json_object_get_string(val), path, err);
-    if (strcmp(key, "api_key") == 0 || strcmp(key, "api_key_env") == 0) {
+    json_object **noted = strcmp(key, "api_key") == 0        ? &auth->api_key
+                          : strcmp(key, "api_key_env") == 0  ? &auth->api_key_env
+                          : strcmp(key, "api_key_file") == 0 ? &auth->api_key_file
+                          : strcmp(key, "credential") == 0   ? &auth->credential
+                                                             : NULL;
+    if (noted) {
         if ((st = want_type(val, json_type_string, path, key, "a string", err)))
             return st;
-        *(strcmp(key, "api_key") == 0 ? api_key : api_key_env) = val;
+        *noted = val;
         return AIGW_OK;
     }
     if (strcmp(key, "api_version") == 0)
@@ -154,12 +206,13 @@ static aigw_status load_backend_key(aigw__backend *b, const char *path, const ch
 }
 
 static aigw_status load_backend(aigw_client *client, const char *name, json_object *conf,
-                                aigw_error **err) {
+                                const named_credentials *nc, aigw_error **err) {
+    const aigw__cred_context *ctx = &client->cred_ctx;
     aigw__backend b = {0};
     aigw_status st = AIGW_OK;
     char path[256];
     snprintf(path, sizeof path, "backends.%s", name);
-    if (!valid_backend_name(name)) {
+    if (!valid_name(name)) {
         st = aigw__error_set(err, AIGW_ECONFIG,
                              "%s: a backend name may hold only letters, digits, '-', '_' and '.'",
                              path);
@@ -180,30 +233,51 @@ static aigw_status load_backend(aigw_client *client, const char *name, json_obje
         st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
         goto out;
     }
-    json_object *api_key = NULL, *api_key_env = NULL;
+    backend_auth auth = {0};
     json_object_object_foreach(conf, key, val) {
-        if ((st = load_backend_key(&b, path, key, val, &api_key, &api_key_env, err)))
+        if ((st = load_backend_key(&b, path, key, val, &auth, err)))
             goto out;
     }
     if (!b.adapter) {
         st = aigw__error_set(err, AIGW_ECONFIG, "%s: \"schema\" is required", path);
         goto out;
     }
-    if (api_key && api_key_env) {
-        st = aigw__error_set(err, AIGW_ECONFIG, "%s: give \"api_key\" or \"api_key_env\", not both",
+    if (!!auth.api_key + !!auth.api_key_env + !!auth.api_key_file + !!auth.credential > 1) {
+        st = aigw__error_set(err, AIGW_ECONFIG,
+                             "%s: give one of \"credential\", \"api_key\", \"api_key_env\" "
+                             "and \"api_key_file\"",
                              path);
         goto out;
     }
-    if (api_key) {
-        st = aigw__backend_set_key(&b, b.adapter->key_header, json_object_get_string(api_key),
-                                   "the config's api_key", err);
-    } else if (api_key_env) {
-        const char *var = json_object_get_string(api_key_env);
-        char source[200];
-        snprintf(source, sizeof source, "environment variable %s", var);
-        st = aigw__backend_set_key(&b, b.adapter->key_header, getenv(var), source, err);
+    if (auth.credential) {
+        const char *ref = json_object_get_string(auth.credential);
+        size_t i = 0;
+        while (i < nc->n && strcmp(nc->names[i], ref) != 0)
+            i++;
+        if (i == nc->n) {
+            st = aigw__error_set(err, AIGW_ECONFIG, "%s.credential: unknown credential \"%s\"",
+                                 path, ref);
+            goto out;
+        }
+        if ((nc->creds[i].kind == AIGW__CRED_AWS_SIGV4) !=
+            (strcmp(b.adapter->schema, "aws-bedrock") == 0)) {
+            st = aigw__error_set(err, AIGW_ECONFIG,
+                                 "%s.credential: \"%s\" cannot sign for schema %s (AWS "
+                                 "credentials are for aws-bedrock, and only they are)",
+                                 path, ref, b.adapter->schema);
+            goto out;
+        }
+        if (aigw__credential_copy(&b.credential, &nc->creds[i])) {
+            st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+            goto out;
+        }
+    } else if (auth.api_key || auth.api_key_env || auth.api_key_file) {
+        st = aigw__backend_set_key(
+            &b, auth.api_key ? json_object_get_string(auth.api_key) : NULL,
+            auth.api_key_env ? json_object_get_string(auth.api_key_env) : NULL,
+            auth.api_key_file ? json_object_get_string(auth.api_key_file) : NULL, ctx, err);
     }
-    if (st || (st = aigw__backend_complete(&b, path, 0, err)))
+    if (st || (st = aigw__backend_complete(&b, path, 0, ctx, err)))
         goto out;
     st = aigw__client_add_backend(client, &b, err);
 out:
@@ -214,7 +288,7 @@ out:
 aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_error **err) {
     if (!json_object_is_type(config, json_type_object))
         return aigw__error_set(err, AIGW_ECONFIG, "config: must be a JSON object");
-    json_object *backends = NULL;
+    json_object *backends = NULL, *credentials = NULL;
     const char *default_backend = NULL;
     int env_defaults = 1;
     json_object_object_foreach(config, key, val) {
@@ -222,6 +296,8 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
             if (!json_object_is_type(val, json_type_object))
                 return aigw__error_set(err, AIGW_ECONFIG, "backends: must be an object");
             backends = val;
+        } else if (strcmp(key, "credentials") == 0) {
+            credentials = val;
         } else if (strcmp(key, "default_backend") == 0) {
             if (!json_object_is_type(val, json_type_string))
                 return aigw__error_set(err, AIGW_ECONFIG, "default_backend: must be a string");
@@ -232,18 +308,26 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
             env_defaults = json_object_get_boolean(val);
         } else {
             return aigw__error_set(err, AIGW_ECONFIG,
-                                   "config: unknown key \"%s\" (known: backends, "
+                                   "config: unknown key \"%s\" (known: backends, credentials, "
                                    "default_backend, env_defaults)",
                                    key);
         }
     }
-    aigw_status st;
+    aigw_status st = AIGW_OK;
+    named_credentials nc = {0};
+    if (credentials && (st = load_credentials(credentials, &client->cred_ctx, &nc, err))) {
+        named_credentials_free(&nc);
+        return st;
+    }
     if (backends) {
         json_object_object_foreach(backends, name, conf) {
-            if ((st = load_backend(client, name, conf, err)))
-                return st;
+            if ((st = load_backend(client, name, conf, &nc, err)))
+                break;
         }
     }
+    named_credentials_free(&nc);
+    if (st)
+        return st;
     if (env_defaults && (st = aigw__config_add_env_backends(client, err)))
         return st;
     if (default_backend) {

@@ -99,6 +99,7 @@ static aigw_status strdup_env(char **out, const char *var_a, const char *var_b, 
 }
 
 static aigw_status add_env_backend(aigw_client *client, const env_backend *e, aigw_error **err) {
+    const aigw__cred_context *ctx = &client->cred_ctx;
     const aigw__adapter *adapter = aigw__adapter_find(e->schema);
     if (!adapter || aigw__client_find_backend(client, e->name, strlen(e->name)))
         return AIGW_OK;
@@ -133,8 +134,7 @@ static aigw_status add_env_backend(aigw_client *client, const env_backend *e, ai
         goto out;
     }
     if (e->key_vars[0] && !(e->keyless_custom_base && base && !key)) {
-        snprintf(what, sizeof what, "environment variable %s", key_var);
-        if ((st = aigw__backend_set_key(&b, adapter->key_header, key, what, err)))
+        if ((st = aigw__backend_set_key(&b, NULL, key_var, NULL, ctx, err)))
             goto out;
     }
     if (strcmp(e->schema, "azure-openai") == 0)
@@ -150,7 +150,7 @@ static aigw_status add_env_backend(aigw_client *client, const env_backend *e, ai
         goto out;
     /* aigw_models(NULL) asks it only when it has what it needs. */
     b.listable = (key != NULL || (e->keyless_custom_base && base));
-    if ((st = aigw__backend_complete(&b, e->name, 1, err)))
+    if ((st = aigw__backend_complete(&b, e->name, 1, ctx, err)))
         goto out;
     if (b.credential.kind == AIGW__CRED_AWS_SIGV4)
         b.listable = 0; /* Bedrock's runtime endpoint lists no models */

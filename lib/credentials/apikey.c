@@ -1,12 +1,170 @@
-/* API-key credentials: the key goes into the header its schema expects. */
+/* API keys: the key goes into the header its schema expects. A key from a
+ * file is re-read when the file changes (checked at most once a second), so
+ * a rotated key takes effect with no restart. */
+#include "credentials/apikey.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
-#include "credentials/apikey.h"
+
+/* Key files larger than this are not keys. */
+#define MAX_KEY_FILE_BYTES 65536
+
+struct aigw__key_store {
+    atomic_int refs;
+    pthread_mutex_t lock;
+    char *value; /* the key, or NULL when its source had none */
+    /* a key file: */
+    char *path;
+    struct timespec mtime;
+    off_t size;
+    ino_t ino;
+    long long checked_ms; /* when the file was last looked at */
+    char *read_error;     /* why the last read failed (never the content) */
+};
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wipe_free(char *s) {
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        aigw__free(s);
+    }
+}
+
+aigw__key_store *aigw__key_store_ref(aigw__key_store *k) {
+    atomic_fetch_add(&k->refs, 1);
+    return k;
+}
+
+void aigw__key_store_unref(aigw__key_store *k) {
+    if (!k || atomic_fetch_sub(&k->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&k->lock);
+    wipe_free(k->value);
+    aigw__free(k->path);
+    aigw__free(k->read_error);
+    aigw__free(k);
+}
+
+static void set_read_error(aigw__key_store *k, const char *why) {
+    aigw__free(k->read_error);
+    k->read_error = aigw__strdup(why);
+}
+
+/* Reads the key file into k->value (trailing whitespace and newlines
+ * dropped). Called with the lock held, or before the store is shared. */
+static void read_key_file(aigw__key_store *k, const struct stat *st) {
+    char why[256];
+    FILE *f = fopen(k->path, "rb");
+    if (!f) {
+        snprintf(why, sizeof why, "cannot open the key file %s: %s", k->path, strerror(errno));
+        set_read_error(k, why);
+        return;
+    }
+    aigw__buf b = AIGW__BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    int bad = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && !bad)
+        bad = b.len + n > MAX_KEY_FILE_BYTES || aigw__buf_append(&b, chunk, n);
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    fclose(f);
+    while (b.len && strchr(" \t\r\n", b.data[b.len - 1]))
+        b.data[--b.len] = '\0';
+    if (bad || !b.len || memchr(b.data, '\n', b.len) || memchr(b.data, '\r', b.len) ||
+        strlen(b.data) != b.len) {
+        snprintf(why, sizeof why, "the key file %s %s", k->path,
+                 bad      ? "is too large or unreadable"
+                 : !b.len ? "is empty"
+                          : "holds more than one line");
+        set_read_error(k, why);
+        aigw__buf_wipe(&b);
+        return;
+    }
+    wipe_free(k->value);
+    k->value = aigw__buf_detach(&b);
+    aigw__free(k->read_error);
+    k->read_error = NULL;
+    k->mtime = st->st_mtim;
+    k->size = st->st_size;
+    k->ino = st->st_ino;
+}
+
+/* Re-reads the file when its inode, size or mtime changed. */
+static void refresh_key_file(aigw__key_store *k) {
+    long long now = now_ms();
+    if (k->checked_ms && now - k->checked_ms < AIGW__KEY_FILE_CHECK_MS)
+        return;
+    k->checked_ms = now;
+    struct stat st;
+    if (stat(k->path, &st) != 0) {
+        char why[256];
+        snprintf(why, sizeof why, "cannot read the key file %s: %s", k->path, strerror(errno));
+        set_read_error(k, why);
+        return;
+    }
+    if (!k->value || st.st_ino != k->ino || st.st_size != k->size ||
+        st.st_mtim.tv_sec != k->mtime.tv_sec || st.st_mtim.tv_nsec != k->mtime.tv_nsec)
+        read_key_file(k, &st);
+}
+
+aigw_status aigw__api_key_new(aigw__credential *cred, const char *name, const char *value,
+                              const char *env, const char *file, const aigw__cred_context *ctx,
+                              aigw_error **err) {
+    char source[512];
+    aigw__key_store *k = aigw__calloc(1, sizeof *k);
+    if (!k)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    atomic_init(&k->refs, 1);
+    pthread_mutex_init(&k->lock, NULL);
+    int oom = 0;
+    if (file) {
+        snprintf(source, sizeof source, "the key file %s", file);
+        oom = !(k->path = aigw__strdup(file));
+        struct stat st;
+        if (!oom && stat(file, &st) == 0) {
+            if ((st.st_mode & 077) && ctx && ctx->logger)
+                aigw__log(ctx->logger, AIGW_LOG_WARN,
+                          "%s: the key file %s can be read by group or others (mode %03o)", name,
+                          file, (unsigned)(st.st_mode & 0777));
+            read_key_file(k, &st);
+            k->checked_ms = now_ms();
+        }
+    } else if (env) {
+        snprintf(source, sizeof source, "environment variable %s", env);
+        const char *v = getenv(env);
+        oom = v && *v && !(k->value = aigw__strdup(v));
+    } else {
+        snprintf(source, sizeof source, "the config's api_key");
+        oom = value && *value && !(k->value = aigw__strdup(value));
+    }
+    if (oom) {
+        aigw__key_store_unref(k);
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    }
+    aigw__key_store_unref(cred->key);
+    cred->key = k;
+    cred->kind = AIGW__CRED_API_KEY;
+    if (aigw__credential_set_names(cred, name, source))
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    return AIGW_OK;
+}
 
 static const char *header_prefix(aigw__key_header header) {
     switch (header) {
@@ -22,24 +180,35 @@ static const char *header_prefix(aigw__key_header header) {
     }
 }
 
-aigw_status aigw__apikey_apply(const aigw__credential *cred, const char *backend_name,
-                               struct curl_slist **headers, aigw_error **err) {
-    if (cred->missing || !cred->secret || !*cred->secret)
-        return aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
-                                        "backend \"%s\": no API key (%s is not set)", backend_name,
-                                        cred->source ? cred->source : "no key configured");
-    if (strpbrk(cred->secret, "\r\n"))
-        return aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
-                                        "backend \"%s\": the API key from %s contains a line break",
-                                        backend_name, cred->source ? cred->source : "the config");
+aigw_status aigw__apikey_apply(const aigw__credential *cred, aigw__key_header header,
+                               const char *backend_name, struct curl_slist **headers,
+                               aigw_error **err) {
+    aigw__key_store *k = cred->key;
     aigw__buf line = AIGW__BUF_INIT;
-    aigw_status st = aigw__buf_puts(&line, header_prefix(cred->header));
-    if (!st)
-        st = aigw__buf_puts(&line, cred->secret);
-    struct curl_slist *grown = st ? NULL : curl_slist_append(*headers, line.data);
-    if (line.data)
-        OPENSSL_cleanse(line.data, line.len);
-    aigw__buf_free(&line);
+    aigw_status st = AIGW_OK;
+    pthread_mutex_lock(&k->lock);
+    if (k->path)
+        refresh_key_file(k);
+    if (k->path && k->read_error)
+        st = aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
+                                      "backend \"%s\": %s", backend_name, k->read_error);
+    else if (!k->value)
+        st = aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
+                                      "backend \"%s\": no API key (%s is not set)", backend_name,
+                                      cred->source ? cred->source : "no key configured");
+    else if (strpbrk(k->value, "\r\n"))
+        st = aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
+                                      "backend \"%s\": the API key from %s contains a line break",
+                                      backend_name, cred->source ? cred->source : "the config");
+    else
+        st = aigw__buf_cat(&line, header_prefix(header), k->value, NULL);
+    pthread_mutex_unlock(&k->lock);
+    if (st) {
+        aigw__buf_wipe(&line);
+        return st == AIGW_ENOMEM ? aigw__error_set(err, AIGW_ENOMEM, "out of memory") : st;
+    }
+    struct curl_slist *grown = curl_slist_append(*headers, line.data);
+    aigw__buf_wipe(&line);
     if (!grown)
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     *headers = grown;

@@ -312,7 +312,8 @@ out:
 
 struct aigw__sigv4_key_cache {
     pthread_mutex_t lock;
-    char date8[9]; /* "" until the first derivation */
+    char date8[9];           /* "" until the first derivation */
+    char access_key_id[129]; /* the keys the cached key was derived from */
     unsigned char key[32];
 };
 
@@ -333,18 +334,21 @@ void aigw__sigv4_key_cache_free(struct aigw__sigv4_key_cache *cache) {
     aigw__free(cache);
 }
 
-/* Copies the signing key for date8 into key, deriving it once per day. */
-static int cached_signing_key(const aigw__credential *cred, const char *date8,
+/* Copies the signing key for date8 into key, deriving it once per day and
+ * whenever the access key id changes (temporary credentials rotate). */
+static int cached_signing_key(const aigw__aws_signing *s, const char *date8,
                               unsigned char key[32]) {
-    struct aigw__sigv4_key_cache *c = cred->aws_key_cache;
+    struct aigw__sigv4_key_cache *c = s->key_cache;
     int rc = 0;
     pthread_mutex_lock(&c->lock);
-    if (memcmp(c->date8, date8, 8) != 0) {
-        rc = derive_signing_key(cred->secret, date8, cred->aws_region, cred->aws_service, c->key);
-        if (rc == 0)
+    if (memcmp(c->date8, date8, 8) != 0 || strcmp(c->access_key_id, s->access_key_id) != 0) {
+        rc = derive_signing_key(s->secret_access_key, date8, s->region, s->service, c->key);
+        if (rc == 0 && strlen(s->access_key_id) < sizeof c->access_key_id) {
             memcpy(c->date8, date8, 8);
-        else
+            strcpy(c->access_key_id, s->access_key_id);
+        } else {
             c->date8[0] = '\0';
+        }
     }
     if (rc == 0)
         memcpy(key, c->key, 32);
@@ -587,26 +591,26 @@ static int has_line_break(const char *s) {
     return strpbrk(s, "\r\n") != NULL;
 }
 
-aigw_status aigw__sigv4_apply(const aigw__credential *cred, const char *backend_name,
+aigw_status aigw__sigv4_apply(const aigw__aws_signing *cred, const char *backend_name,
                               aigw__upstream_request *req, time_t now, aigw_error **err) {
     const char *source = cred->source ? cred->source : "no AWS credentials configured";
-    if (cred->missing || !cred->aws_access_key_id || !*cred->aws_access_key_id)
+    if (!cred->access_key_id || !*cred->access_key_id)
         return aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
                                         "backend \"%s\": no AWS access key id (%s)", backend_name,
                                         source);
-    if (!cred->secret || !*cred->secret)
+    if (!cred->secret_access_key || !*cred->secret_access_key)
         return aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
                                         "backend \"%s\": no AWS secret access key (%s)",
                                         backend_name, source);
-    if (has_line_break(cred->aws_access_key_id) || has_line_break(cred->secret) ||
-        (cred->aws_session_token && has_line_break(cred->aws_session_token)))
+    if (has_line_break(cred->access_key_id) || has_line_break(cred->secret_access_key) ||
+        (cred->session_token && has_line_break(cred->session_token)))
         return aigw__error_set_upstream(
             err, AIGW_EAUTH, backend_name, 0, NULL, 0,
             "backend \"%s\": the AWS credentials from %s contain a line break", backend_name,
             source);
-    if (!cred->aws_region || !*cred->aws_region || !cred->aws_service || !*cred->aws_service)
+    if (!cred->region || !*cred->region || !cred->service || !*cred->service)
         return aigw__error_set(err, AIGW_ECONFIG, "backend \"%s\": no AWS region%s", backend_name,
-                               cred->aws_region && *cred->aws_region ? " service" : "");
+                               cred->region && *cred->region ? " service" : "");
 
     url_parts url;
     aigw_status st = parse_url(req->url.data, &url);
@@ -642,7 +646,7 @@ aigw_status aigw__sigv4_apply(const aigw__credential *cred, const char *backend_
             to_sign = append(to_sign, h->data, &st);
     }
     const char *name[3] = {"X-Amz-Date: ", "X-Amz-Content-Sha256: ", "X-Amz-Security-Token: "};
-    const char *val[3] = {amz_date, payload_hex, cred->aws_session_token};
+    const char *val[3] = {amz_date, payload_hex, cred->session_token};
     for (int i = 0; i < 3 && !st; i++) {
         if (!val[i])
             continue;
@@ -652,22 +656,21 @@ aigw_status aigw__sigv4_apply(const aigw__credential *cred, const char *backend_
         to_sign = append(to_sign, line.data, &st);
     }
     unsigned char signing_key[32];
-    int have_key =
-        !st && cred->aws_key_cache && cached_signing_key(cred, amz_date, signing_key) == 0;
+    int have_key = !st && cred->key_cache && cached_signing_key(cred, amz_date, signing_key) == 0;
     if (!st) {
         aigw__sigv4_input in = {
             .method = req->method,
             .path = url.path,
-            .path_verbatim = strcmp(cred->aws_service, "s3") == 0,
+            .path_verbatim = strcmp(cred->service, "s3") == 0,
             .query = url.query,
             .headers = to_sign,
             .payload = req->body.data,
             .payload_len = req->body.len,
             .payload_hash = payload_hex,
-            .access_key_id = cred->aws_access_key_id,
-            .secret_access_key = cred->secret,
-            .region = cred->aws_region,
-            .service = cred->aws_service,
+            .access_key_id = cred->access_key_id,
+            .secret_access_key = cred->secret_access_key,
+            .region = cred->region,
+            .service = cred->service,
             .amz_date = amz_date,
             .signing_key = have_key ? signing_key : NULL,
         };

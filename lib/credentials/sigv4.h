@@ -9,18 +9,30 @@
 
 #include "credentials/credential.h"
 
-/* Signs `req` in place for cred->aws_region / cred->aws_service at time
- * `now`: adds X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token (with
- * a session token) and Authorization (replacing any earlier ones, so a retry
- * can sign again). Signs the Host (from the URL, `host:port` for a
- * non-default port, or an explicit Host header) and every header in
- * req->headers except hop-by-hop ones (connection, expect, keep-alive, te,
- * trailer, transfer-encoding, upgrade, proxy-*, user-agent,
+/* What SigV4 signs with: the keys (from wherever the credential got
+ * them), the backend's region and service, and the backend's cache of the
+ * day's signing key. */
+typedef struct aigw__aws_signing {
+    const char *access_key_id;
+    const char *secret_access_key;
+    const char *session_token; /* NULL for long-term keys */
+    const char *region;
+    const char *service;                     /* "bedrock" */
+    const char *source;                      /* where the keys came from, for errors */
+    struct aigw__sigv4_key_cache *key_cache; /* NULL: derive the key every time */
+} aigw__aws_signing;
+
+/* Signs `req` in place at time `now`: adds X-Amz-Date, X-Amz-Content-Sha256,
+ * X-Amz-Security-Token (with a session token) and Authorization (replacing
+ * any earlier ones, so a retry can sign again). Signs the Host (from the
+ * URL, `host:port` for a non-default port, or an explicit Host header) and
+ * every header in req->headers except hop-by-hop ones (connection, expect,
+ * keep-alive, te, trailer, transfer-encoding, upgrade, proxy-*, user-agent,
  * x-amzn-trace-id) and lines curl treats as removals ("Name:"). The URL
  * path, already percent-encoded as sent, is URI-encoded once more for every
  * service but "s3" (what botocore and the AWS SDKs do). Missing keys give
- * AIGW_EAUTH naming the backend and cred->source, never a secret. */
-aigw_status aigw__sigv4_apply(const aigw__credential *cred, const char *backend_name,
+ * AIGW_EAUTH naming the backend and s->source, never a secret. */
+aigw_status aigw__sigv4_apply(const aigw__aws_signing *s, const char *backend_name,
                               aigw__upstream_request *req, time_t now, aigw_error **err);
 
 /* The lower-level signer, for tests and the fuzzer: exactly what it is
@@ -70,8 +82,9 @@ aigw_status aigw__sigv4_sign(const aigw__sigv4_input *in, aigw__sigv4_output *ou
 void aigw__sigv4_output_free(aigw__sigv4_output *out);
 
 /* A cache of the derived signing key: the HMAC chain over the secret,
- * date, region and service changes once a day, so one credential derives it
- * once a day instead of on every request. Thread-safe. */
+ * date, region and service changes once a day (or when the keys rotate), so
+ * a backend derives it once a day instead of on every request. Keyed by
+ * date and access key id. Thread-safe. */
 aigw_status aigw__sigv4_key_cache_new(struct aigw__sigv4_key_cache **out);
 /* Wipes and frees; NULL is a no-op. */
 void aigw__sigv4_key_cache_free(struct aigw__sigv4_key_cache *cache);
