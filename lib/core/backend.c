@@ -72,32 +72,29 @@ static int is_schema(const aigw__backend *b, const char *schema) {
     return strcmp(b->adapter->schema, schema) == 0;
 }
 
-static const char *env(const char *name) {
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
-/* Static AWS credentials from the standard environment variables; the full
- * credential chain arrives with the credentials work. */
-static aigw_status aws_credential(aigw__backend *b, aigw_error **err) {
+/* Without a configured credential, Bedrock uses the AWS default chain
+ * (environment, web identity, shared files, container), as the SDKs do. */
+static aigw_status aws_credential(aigw__backend *b, const aigw__cred_context *ctx,
+                                  aigw_error **err) {
     aigw__credential *cred = &b->credential;
     if (cred->kind != AIGW__CRED_NONE)
         return AIGW_OK;
-    aigw__cred_value v = {
-        .aws_access_key_id = (char *)env("AWS_ACCESS_KEY_ID"),
-        .aws_secret_access_key = (char *)env("AWS_SECRET_ACCESS_KEY"),
-        .aws_session_token = (char *)env("AWS_SESSION_TOKEN"),
-    };
-    if (aigw__credential_set_fixed(cred, AIGW__CRED_AWS_SIGV4, &v) ||
-        aigw__credential_set_names(cred, b->name,
-                                   "environment variables AWS_ACCESS_KEY_ID and "
-                                   "AWS_SECRET_ACCESS_KEY"))
+    aigw_status st = aigw__aws_credential_default(cred, ctx, err);
+    if (st || cred->kind != AIGW__CRED_NONE)
+        return st;
+    /* Nothing found: requests fail with this, naming what to set. */
+    cred->kind = AIGW__CRED_AWS_SIGV4;
+    if (aigw__credential_set_names(cred, b->name,
+                                   "the AWS default chain found nothing: set AWS_ACCESS_KEY_ID "
+                                   "and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
+                                   "AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, or "
+                                   "AWS_CONTAINER_CREDENTIALS_FULL_URI"))
         return oom(err);
     return AIGW_OK;
 }
 
 static aigw_status complete_bedrock(aigw__backend *b, const char *path, int lenient,
-                                    aigw_error **err) {
+                                    const aigw__cred_context *ctx, aigw_error **err) {
     if (!b->region)
         return missing(b, path, lenient,
                        "no AWS region (set \"region\", or AWS_REGION / AWS_DEFAULT_REGION)", err);
@@ -110,7 +107,7 @@ static aigw_status complete_bedrock(aigw__backend *b, const char *path, int leni
     }
     if (!b->aws_key_cache && aigw__sigv4_key_cache_new(&b->aws_key_cache))
         return oom(err);
-    return aws_credential(b, err);
+    return aws_credential(b, ctx, err);
 }
 
 static aigw_status complete_vertex(aigw__backend *b, const char *path, int lenient,
@@ -133,7 +130,6 @@ static aigw_status complete_vertex(aigw__backend *b, const char *path, int lenie
 
 aigw_status aigw__backend_complete(aigw__backend *b, const char *path, int lenient,
                                    const aigw__cred_context *ctx, aigw_error **err) {
-    (void)ctx;
     int azure = is_schema(b, "azure-openai"), bedrock = is_schema(b, "aws-bedrock");
     int vertex = is_schema(b, "gcp-vertex") || is_schema(b, "gcp-anthropic");
     if (b->api_version && !azure)
@@ -149,7 +145,7 @@ aigw_status aigw__backend_complete(aigw__backend *b, const char *path, int lenie
     if (azure && !b->api_version && !(b->api_version = aigw__strdup(AZURE_DEFAULT_API_VERSION)))
         return oom(err);
     if (bedrock)
-        st = complete_bedrock(b, path, lenient, err);
+        st = complete_bedrock(b, path, lenient, ctx, err);
     else if (vertex)
         st = complete_vertex(b, path, lenient, err);
     if (st)

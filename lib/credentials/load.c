@@ -81,8 +81,9 @@ static const struct {
     const char *type;
     loader_fn load;
 } loaders[] = {
-    {"api_key", load_api_key},
-    {"callback", load_callback},
+    {"api_key", load_api_key},          {"callback", load_callback},
+    {"aws", aigw__aws_credential_load}, {"azure_entra", aigw__azure_credential_load},
+    {"gcp", aigw__gcp_credential_load}, {"oidc", aigw__oidc_credential_load},
 };
 
 aigw_status aigw__credential_load(aigw__credential *cred, const char *name, json_object *conf,

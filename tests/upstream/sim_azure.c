@@ -8,6 +8,7 @@
 
 #include "sim_openai.h"
 #include "sim_router.h"
+#include "sim_tokens.h"
 
 void sim_azure_register(void);
 
@@ -41,7 +42,11 @@ static void azure_error(sim_response *res, int status, const char *message) {
 
 static int azure_authorized(const sim_request *req, const char *api_key) {
     const char *h = sim_request_header(req, "api-key");
-    return h && strcmp(h, api_key) == 0;
+    if (h && strcmp(h, api_key) == 0)
+        return 1;
+    /* Entra ID: a token the simulator's /entra/ endpoint issued */
+    h = sim_request_header(req, "authorization");
+    return h && strncmp(h, "Bearer ", 7) == 0 && sim_token_valid(h + 7, "entra");
 }
 
 /* 1 when the URL has a non-empty api-version query parameter; else answers

@@ -7,6 +7,7 @@
 #include "sim_router.h"
 #include "sim_sigv4.h"
 #include "sim_sigv4_internal.h"
+#include "sim_tokens.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -126,7 +127,9 @@ static int br_authorized(const sim_request *req, const char *api_key) {
     if (bearer_ok)
         return 1;
     /* a SigV4 request: the handler checks the signature */
-    return aws.key_id && h && strncmp(h, "AWS4-HMAC-SHA256 ", 17) == 0;
+    char akid[64];
+    return h && strncmp(h, "AWS4-HMAC-SHA256 ", 17) == 0 &&
+           (aws.key_id || (sim_sigv4_key_id(req, akid, sizeof(akid)) == 0 && sim_aws_lookup(akid)));
 }
 
 /* The region a request is for: from a Host like
@@ -149,12 +152,26 @@ static void request_region(const sim_request *req, char *out, size_t outlen) {
 static int sigv4_ok(const sim_request *req, sim_response *res) {
     int bearer = bearer_ok;
     bearer_ok = 0;
-    if (!aws.key_id || bearer)
+    /* temporary credentials the simulator issued (STS, container endpoint) */
+    char akid[64];
+    const sim_aws_creds *issued = NULL;
+    if (!bearer && sim_sigv4_key_id(req, akid, sizeof(akid)) == 0)
+        issued = sim_aws_lookup(akid);
+    if ((!aws.key_id && !issued) || bearer)
         return 1;
     char region[64], why[512];
     request_region(req, region, sizeof(region));
-    int rc = sim_sigv4_verify(req, aws.key_id, aws.secret ? aws.secret : "", region, "bedrock", why,
-                              sizeof(why));
+    int rc = issued ? sim_sigv4_verify(req, issued->access_key_id, issued->secret_access_key,
+                                       region, "bedrock", why, sizeof(why))
+                    : sim_sigv4_verify(req, aws.key_id, aws.secret ? aws.secret : "", region,
+                                       "bedrock", why, sizeof(why));
+    if (rc == 0 && issued) {
+        const char *tok = sim_request_header(req, "x-amz-security-token");
+        if (tok && strcmp(tok, issued->session_token) == 0)
+            return 1;
+        snprintf(why, sizeof(why), "The security token included in the request is invalid.");
+        rc = SIM_SIGV4_UNKNOWN_KEY;
+    }
     if (rc == 0)
         return 1;
     const char *type = "InvalidSignatureException";

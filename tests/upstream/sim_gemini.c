@@ -4,6 +4,7 @@
  * Bearer token. Answers are deterministic: the model echoes the last user
  * turn, embeddings are derived from a hash of each text. See README.md. */
 #include "sim_router.h"
+#include "sim_tokens.h"
 #include "sim_vertex.h"
 
 #include <ctype.h>
@@ -184,7 +185,8 @@ int sim_vertex_token_ok(const sim_request *req) {
     if (!bearer_token)
         return 1;
     const char *h = sim_request_header(req, "authorization");
-    return h && strncmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, bearer_token) == 0;
+    return h && strncmp(h, "Bearer ", 7) == 0 &&
+           (strcmp(h + 7, bearer_token) == 0 || sim_token_valid(h + 7, "google"));
 }
 
 static int vx_authorized(const sim_request *req, const char *api_key) {

@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include "sim_oauth.h"
 #include "sim_router.h"
 
 /* Every provider module registers itself here. */
@@ -19,9 +20,15 @@ void sim_bedrock_configure(const char *access_key_id, const char *secret_access_
 void sim_gemini_register(void); /* Gemini API and Vertex AI */
 void sim_gemini_set_bearer_token(const char *token);
 void sim_azure_register(void);
+void sim_aws_auth_register(void); /* STS and container credentials */
+int sim_aws_auth_option(const char *name, const char *value);
+void sim_google_auth_register(void); /* Google OAuth, STS, IAM credentials */
+int sim_google_auth_configure(const char *public_key_file, const char *subject_token_file,
+                              long token_lifetime);
 static void (*const provider_registrars[])(void) = {
-    sim_openai_register, sim_anthropic_register, sim_bedrock_register,
-    sim_gemini_register, sim_azure_register,
+    sim_openai_register, sim_anthropic_register,   sim_bedrock_register, sim_gemini_register,
+    sim_azure_register,  sim_google_auth_register, sim_oauth_register,
+    sim_aws_auth_register,
 };
 
 static uv_signal_t sig_term, sig_int;
@@ -50,7 +57,13 @@ static void usage(FILE *out) {
     fputs("usage: aigw-sim [--host 127.0.0.1] [--port 0] [--api-key KEY]\n"
           "                [--bearer-token TOKEN] [--recordings DIR] [--max-seconds N]\n"
           "                [--aws-access-key-id ID --aws-secret-access-key SECRET]\n"
-          "                [--aws-region REGION]\n",
+          "                [--aws-region REGION]\n"
+          "                [--google-public-key PEM] [--google-subject-token-file FILE]\n"
+          "                [--token-lifetime SECONDS]\n"
+          "                [--entra-client-id ID] [--entra-client-secret SECRET]\n"
+          "                [--entra-federated-token-file FILE]\n"
+          "                [--oidc-client-id ID] [--oidc-client-secret SECRET]\n"
+          "                [--fault-token-endpoints SPEC]\n",
           out);
 }
 
@@ -69,6 +82,9 @@ int main(int argc, char **argv) {
     long port = 0, max_seconds = 900;
     sim_config cfg = {0};
     const char *aws_key_id = NULL, *aws_secret = NULL, *aws_region = NULL;
+    int rc;
+    const char *google_public_key = NULL, *google_subject_token_file = NULL;
+    long token_lifetime = 0;
 
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
@@ -98,6 +114,17 @@ int main(int argc, char **argv) {
             aws_secret = v;
         } else if (strcmp(a, "--aws-region") == 0) {
             aws_region = v;
+        } else if (strcmp(a, "--google-public-key") == 0) {
+            google_public_key = v;
+        } else if (strcmp(a, "--google-subject-token-file") == 0) {
+            google_subject_token_file = v;
+        } else if (strcmp(a, "--token-lifetime") == 0) {
+            if (parse_long(v, 1, 86400L * 366, &token_lifetime) != 0) {
+                fprintf(stderr, "aigw-sim: bad --token-lifetime %s\n", v);
+                return 2;
+            }
+        } else if (sim_aws_auth_option(a, v)) {
+            /* --aws-credential-lifetime, --aws-container-token */
         } else if (strcmp(a, "--recordings") == 0) {
             cfg.recordings_dir = v;
         } else if (strcmp(a, "--max-seconds") == 0) {
@@ -105,6 +132,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "aigw-sim: bad --max-seconds %s\n", v);
                 return 2;
             }
+        } else if ((rc = sim_oauth_option(a, v)) != 0) { /* token endpoints */
+            if (rc < 0)
+                return 2;
         } else {
             usage(stderr);
             return 2;
@@ -116,6 +146,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     sim_bedrock_configure(aws_key_id, aws_secret, aws_region);
+    if (token_lifetime)
+        sim_oauth_set_token_lifetime(token_lifetime);
+    if (sim_google_auth_configure(google_public_key, google_subject_token_file, token_lifetime) !=
+        0) {
+        fprintf(stderr, "aigw-sim: cannot read --google-public-key %s\n", google_public_key);
+        return 2;
+    }
 
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();

@@ -3,6 +3,7 @@
  * last user message, embeddings are derived from a hash of each input. */
 #include "sim_openai.h"
 #include "sim_router.h"
+#include "sim_tokens.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -83,7 +84,9 @@ static int oa_authorized(const sim_request *req, const char *api_key) {
     const char *h = sim_request_header(req, "authorization");
     if (!h || strncmp(h, "Bearer ", 7) != 0)
         return 0;
-    return strcmp(h + 7, api_key) == 0;
+    /* or a token one of the simulator's token endpoints issued (OIDC in
+     * front of an OpenAI-compatible server) */
+    return strcmp(h + 7, api_key) == 0 || sim_token_valid(h + 7, NULL);
 }
 
 /* A 200 JSON answer, or (fault malformed=1) a body that is not JSON. */

@@ -471,3 +471,17 @@ int sim_sigv4_verify(const sim_request *req, const char *access_key_id,
     return sim_sigv4_verify_at(req, access_key_id, secret_access_key, region, service, time(NULL),
                                why, why_len);
 }
+
+int sim_sigv4_key_id(const sim_request *req, char *out, size_t outlen) {
+    const char *auth = find_header(req, "authorization");
+    char cred[512];
+    if (!auth || strncmp(auth, "AWS4-HMAC-SHA256 ", 17) != 0 ||
+        auth_param(auth + 17, "Credential", cred, sizeof(cred)) != 0)
+        return -1;
+    size_t n = strcspn(cred, "/");
+    if (n == 0 || n >= outlen)
+        return -1;
+    memcpy(out, cred, n);
+    out[n] = '\0';
+    return 0;
+}

@@ -19,4 +19,8 @@ int sim_sigv4_verify(const sim_request *req, const char *access_key_id,
                      const char *secret_access_key, const char *region, const char *service,
                      char *why, size_t why_len);
 
+/* Copies the access key id of the request's SigV4 Authorization header
+ * (its Credential=AKID/...) into OUT; 0, or -1 when there is none. */
+int sim_sigv4_key_id(const sim_request *req, char *out, size_t outlen);
+
 #endif
