@@ -319,10 +319,11 @@ Test(gcp, vertex_chat_through_the_library) {
     aigw_status cst = aigw_client_new_from_string(&client, config, &err);
     cr_assert_eq(cst, AIGW_OK, "%s", err ? aigw_error_message(err) : "");
     char *out = NULL;
-    aigw_status st = aigw_chat(client,
-                               "{\"model\":\"vx/gemini-2.0-flash\",\"messages\":[{\"role\":\"user\","
-                               "\"content\":\"hello there\"}]}",
-                               &out, &err);
+    aigw_status st =
+        aigw_chat(client,
+                  "{\"model\":\"vx/gemini-2.0-flash\",\"messages\":[{\"role\":\"user\","
+                  "\"content\":\"hello there\"}]}",
+                  &out, &err);
     cr_assert_eq(st, AIGW_OK, "%s", err ? aigw_error_message(err) : "");
     cr_assert(strstr(out, "echo: hello there"), "%s", out);
     aigw_free(out);

@@ -27,8 +27,7 @@ int sim_google_auth_configure(const char *public_key_file, const char *subject_t
                               long token_lifetime);
 static void (*const provider_registrars[])(void) = {
     sim_openai_register, sim_anthropic_register,   sim_bedrock_register, sim_gemini_register,
-    sim_azure_register,  sim_google_auth_register, sim_oauth_register,
-    sim_aws_auth_register,
+    sim_azure_register,  sim_google_auth_register, sim_oauth_register,   sim_aws_auth_register,
 };
 
 static uv_signal_t sig_term, sig_int;
