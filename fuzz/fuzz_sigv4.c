@@ -67,13 +67,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (p < end && aigw__buf_append(&req.body, p, (size_t)(end - p)))
         abort();
 
-    aigw__credential cred = {0};
-    cred.kind = AIGW__CRED_AWS_SIGV4;
-    cred.secret = (char *)"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-    cred.aws_access_key_id = (char *)"AKIDEXAMPLE";
-    cred.aws_session_token = size % 3 ? (char *)"token" : NULL;
-    cred.aws_region = (char *)"us-east-1";
-    cred.aws_service = size % 5 ? "bedrock" : "s3";
+    aigw__aws_signing cred = {0};
+    cred.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    cred.access_key_id = "AKIDEXAMPLE";
+    cred.session_token = size % 3 ? "token" : NULL;
+    cred.region = "us-east-1";
+    cred.service = size % 5 ? "bedrock" : "s3";
 
     struct curl_slist *before = req.headers;
     aigw_error *err = NULL;

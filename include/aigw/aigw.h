@@ -10,5 +10,6 @@
 #include "client.h"
 #include "chat.h"
 #include "build.h"
+#include "async.h"
 
 #endif

@@ -7,32 +7,11 @@
 #include "adapters/adapter.h"
 #include "aigw/chat.h"
 #include "core/alloc.h"
+#include "core/call_steps.h"
 #include "core/client_internal.h"
 #include "core/errors.h"
 #include "core/json.h"
-#include "router/router.h"
 #include "transport/transport.h"
-
-static double elapsed_ms(const struct timespec *start) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - start->tv_sec) * 1e3 +
-           (double)(now.tv_nsec - start->tv_nsec) / 1e6;
-}
-
-static const char *op_name(aigw__op op) {
-    switch (op) {
-    case AIGW__OP_CHAT:
-        return "chat";
-    case AIGW__OP_CHAT_STREAM:
-        return "chat-stream";
-    case AIGW__OP_EMBED:
-        return "embed";
-    case AIGW__OP_MODELS:
-        return "models";
-    }
-    return "?";
-}
 
 /* Glue between the transport's body sink and the adapter's stream decoder. */
 typedef struct stream_glue {
@@ -58,16 +37,8 @@ static aigw_status call_upstream(aigw_client *client, aigw__call *call,
     stream_glue glue = {a, NULL, AIGW_OK, err};
     aigw_status st;
 
-    if ((st = a->build(call, &req, err)))
+    if ((st = aigw__call_build(call, &req, err)))
         goto out;
-    for (struct curl_slist *h = b->extra_headers; h; h = h->next) {
-        struct curl_slist *grown = curl_slist_append(req.headers, h->data);
-        if (!grown) {
-            st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-            goto out;
-        }
-        req.headers = grown;
-    }
     if ((st = aigw__credential_apply(&b->credential, b, &req, err)))
         goto out;
 
@@ -82,14 +53,7 @@ static aigw_status call_upstream(aigw_client *client, aigw__call *call,
     }
     if (st)
         goto out;
-    if (res.status < 200 || res.status > 299) {
-        st = a->error(call, res.status, res.body.data ? res.body.data : "", res.body.len, err);
-        goto out;
-    }
-    if (call->op == AIGW__OP_CHAT_STREAM)
-        st = a->stream_finish(glue.state, err);
-    else
-        st = a->parse(call, res.body.data ? res.body.data : "", res.body.len, out, err);
+    st = aigw__call_translate(call, res.status, res.body.data, res.body.len, glue.state, out, err);
 out:
     if (glue.state)
         a->stream_free(glue.state);
@@ -103,65 +67,23 @@ static aigw_status dispatch(aigw_client *client, aigw__call *call, const aigw__c
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     const aigw__adapter *a = call->backend->adapter;
-    aigw_status st;
-    if (call->backend->unavailable)
-        st = aigw__error_set_upstream(err, AIGW_ECONFIG, call->backend->name, 0, NULL, 0,
-                                      "backend \"%s\": %s", call->backend->name,
-                                      call->backend->unavailable);
-    else
+    aigw_status st = aigw__call_check_available(call, err);
+    if (!st)
         st =
             a->local ? a->local(call, sink, out, err) : call_upstream(client, call, sink, out, err);
-    aigw__log(&client->logger, st ? AIGW_LOG_WARN : AIGW_LOG_DEBUG,
-              "%s backend=%s model=%s status=%s %.3f ms", op_name(call->op), call->backend->name,
-              call->model ? call->model : "-", aigw_status_name(st), elapsed_ms(&start));
+    aigw__call_log(client, call, st, &start);
     return st;
-}
-
-/* Parses and checks the caller's request, then routes it. */
-static aigw_status prepare(aigw_client *client, aigw__op op, const char *request_json,
-                           json_object **request, aigw__call *call, aigw_error **err) {
-    aigw_status st = aigw__json_parse(request_json, strlen(request_json), "request",
-                                      AIGW_EBADREQUEST, request, err);
-    if (st)
-        return st;
-    if (!json_object_is_type(*request, json_type_object))
-        return aigw__error_set(err, AIGW_EBADREQUEST, "request: must be a JSON object");
-    const char *model = aigw__json_get_string(*request, "model");
-    if (!model || !*model)
-        return aigw__error_set(err, AIGW_EBADREQUEST,
-                               "request: \"model\" is required and must be a string");
-    json_object *v;
-    if (op != AIGW__OP_EMBED) {
-        if (!json_object_object_get_ex(*request, "messages", &v) ||
-            !json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0)
-            return aigw__error_set(err, AIGW_EBADREQUEST,
-                                   "request: \"messages\" must be a non-empty array");
-    } else if (!json_object_object_get_ex(*request, "input", &v) || v == NULL) {
-        return aigw__error_set(err, AIGW_EBADREQUEST, "request: \"input\" is required");
-    }
-    memset(call, 0, sizeof *call);
-    call->op = op;
-    call->request = *request;
-    aigw__usage unknown = AIGW__USAGE_UNKNOWN;
-    call->usage = unknown;
-    if (op == AIGW__OP_CHAT_STREAM && json_object_object_get_ex(*request, "stream_options", &v) &&
-        json_object_is_type(v, json_type_object)) {
-        json_object *inc;
-        call->caller_wants_usage =
-            json_object_object_get_ex(v, "include_usage", &inc) && json_object_get_boolean(inc);
-    }
-    return aigw__route(client, model, &call->backend, &call->model, err);
 }
 
 static aigw_status whole_call(aigw_client *client, aigw__op op, const char *request_json,
                               char **response_json, aigw_error **err) {
     if (!client || !request_json || !response_json)
-        return aigw__error_set(err, AIGW_EINVAL, "%s: NULL argument", op_name(op));
+        return aigw__error_set(err, AIGW_EINVAL, "%s: NULL argument", aigw__op_name(op));
     *response_json = NULL;
     json_object *request = NULL;
     aigw__call call;
     aigw__buf out = AIGW__BUF_INIT;
-    aigw_status st = prepare(client, op, request_json, &request, &call, err);
+    aigw_status st = aigw__call_prepare(client, op, request_json, &request, &call, err);
     if (!st)
         st = dispatch(client, &call, NULL, &out, err);
     if (!st && !(*response_json = aigw__buf_detach(&out)))
@@ -188,7 +110,8 @@ aigw_status aigw_chat_stream(aigw_client *client, const char *request_json, aigw
     json_object *request = NULL;
     aigw__call call;
     aigw__chunk_sink sink = {on_chunk, user};
-    aigw_status st = prepare(client, AIGW__OP_CHAT_STREAM, request_json, &request, &call, err);
+    aigw_status st =
+        aigw__call_prepare(client, AIGW__OP_CHAT_STREAM, request_json, &request, &call, err);
     if (!st)
         st = dispatch(client, &call, &sink, NULL, err);
     json_object_put(request);
