@@ -37,7 +37,6 @@
 
 #include "adapters/adapter.h"
 #include "aigw/async.h"
-#include "aigw/version.h"
 #include "core/alloc.h"
 #include "core/call_steps.h"
 #include "core/client_internal.h"
@@ -199,45 +198,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
     return aigw__buf_append(&r->body, data, len) ? CURL_WRITEFUNC_ERROR : len;
 }
 
-/* As the synchronous transport maps curl's errors (transport/curl.c). */
-static aigw_status map_curl_error(aigw_request *r, CURLcode rc) {
-    const aigw__backend *b = r->call.backend;
-    aigw_error **err = &r->err;
-    const char *what = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
-    int http = (int)r->http_status;
-    switch (rc) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        return aigw__error_set_upstream(err, AIGW_ECONNECT, b->name, 0, NULL, 0,
-                                        "backend \"%s\": cannot connect: %s", b->name, what);
-    case CURLE_OPERATION_TIMEDOUT:
-        return aigw__error_set_upstream(err, AIGW_ETIMEOUT, b->name, http, NULL, 0,
-                                        "backend \"%s\": timed out: %s", b->name, what);
-    case CURLE_GOT_NOTHING:
-        return aigw__error_set_upstream(err, AIGW_ETRUNCATED, b->name, 0, NULL, 0,
-                                        "backend \"%s\": closed the connection without answering",
-                                        b->name);
-    case CURLE_PARTIAL_FILE:
-    case CURLE_RECV_ERROR:
-        if (r->status_known || r->received)
-            return aigw__error_set_upstream(err, AIGW_ETRUNCATED, b->name, http, NULL, 0,
-                                            "backend \"%s\": response cut off after %zu bytes: %s",
-                                            b->name, r->received, what);
-        return aigw__error_set_upstream(err, AIGW_ETRANSPORT, b->name, 0, NULL, 0,
-                                        "backend \"%s\": %s", b->name, what);
-    case CURLE_OUT_OF_MEMORY:
-        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_BAD_CONTENT_ENCODING:
-        return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, b->name, http, NULL, 0,
-                                        "backend \"%s\": malformed HTTP answer: %s", b->name, what);
-    default:
-        return aigw__error_set_upstream(err, AIGW_ETRANSPORT, b->name, http, NULL, 0,
-                                        "backend \"%s\": %s", b->name, what);
-    }
-}
-
 /* uv_multi's report of a finished transfer. */
 static void on_transfer_done(CURL *easy, CURLcode rc, void *user) {
     (void)user;
@@ -261,7 +221,8 @@ static void on_transfer_done(CURL *easy, CURLcode rc, void *user) {
     else if (rc == CURLE_WRITE_ERROR)
         st = aigw__error_set(&r->err, AIGW_ENOMEM, "out of memory");
     else
-        st = map_curl_error(r, rc);
+        st = aigw__transport_map_error(r->call.backend, rc, r->errbuf, r->http_status,
+                                       r->status_known, r->received, &r->err);
     complete(r, st);
 }
 
@@ -285,28 +246,8 @@ static aigw_status make_easy(aigw_request *r) {
     CURL *easy = r->easy = curl_easy_init();
     if (!easy)
         return aigw__error_set(&r->err, AIGW_ENOMEM, "out of memory");
-    const aigw__upstream_request *req = &r->req;
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)r);
-    curl_easy_setopt(easy, CURLOPT_URL, req->url.data);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "libaigw/" AIGW_VERSION_STRING);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, b->connect_timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, b->timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
-    if (strcmp(req->method, "POST") == 0) {
-        curl_easy_setopt(easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body.data ? req->body.data : "");
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body.len);
-    } else {
-        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-    }
+    aigw__transport_setup_easy(easy, b, &r->req, on_body, r, r->errbuf);
     return AIGW_OK;
 }
 
@@ -421,6 +362,20 @@ void aigw_loop_release(aigw_client *client, uv_loop_t *loop) {
         return;
     aigw__uv_multi_close(e->multi);
     uv_close((uv_handle_t *)&e->idle, on_engine_idle_closed);
+}
+
+/* A client freed without aigw_loop_release on some loop: forget its
+ * engines, so a later client at the same address never finds them (their
+ * handles stay open on their loops: that loop's owner broke the rule). */
+void aigw__async_forget_client(aigw_client *client) {
+    pthread_mutex_lock(&registry_lock);
+    for (engine **pp = &registry; *pp;) {
+        if ((*pp)->client == client)
+            *pp = (*pp)->next_engine;
+        else
+            pp = &(*pp)->next_engine;
+    }
+    pthread_mutex_unlock(&registry_lock);
 }
 
 /* ---- the public calls ---- */

@@ -54,6 +54,7 @@ out:
 void aigw_client_free(aigw_client *client) {
     if (!client)
         return;
+    aigw__async_forget_client(client);
     for (size_t i = 0; i < client->n_backends; i++)
         aigw__backend_free(&client->backends[i]);
     aigw__free(client->backends);

@@ -30,6 +30,9 @@ aigw_status aigw__config_add_env_backends(aigw_client *client, aigw_error **err)
 /* Moves *b (zeroed afterwards) to the end of the client's backends. */
 aigw_status aigw__client_add_backend(aigw_client *client, aigw__backend *b, aigw_error **err);
 
+/* Drops the async engines registered for a client being freed (async.c). */
+void aigw__async_forget_client(aigw_client *client);
+
 const aigw__backend *aigw__client_find_backend(const aigw_client *client, const char *name,
                                                size_t name_len);
 

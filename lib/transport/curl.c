@@ -120,9 +120,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
     return aigw__buf_append(&x->res->body, data, len) ? CURL_WRITEFUNC_ERROR : len;
 }
 
-static aigw_status map_curl_error(const aigw__backend *b, CURLcode rc, const char *detail,
-                                  const transfer *x, aigw_error **err) {
-    const char *what = detail[0] ? detail : curl_easy_strerror(rc);
+aigw_status aigw__transport_map_error(const aigw__backend *b, CURLcode rc, const char *errbuf,
+                                      long http_status, int status_known, size_t received,
+                                      aigw_error **err) {
+    const char *what = errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    int http = (int)http_status;
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -130,7 +132,7 @@ static aigw_status map_curl_error(const aigw__backend *b, CURLcode rc, const cha
         return aigw__error_set_upstream(err, AIGW_ECONNECT, b->name, 0, NULL, 0,
                                         "backend \"%s\": cannot connect: %s", b->name, what);
     case CURLE_OPERATION_TIMEDOUT:
-        return aigw__error_set_upstream(err, AIGW_ETIMEOUT, b->name, (int)x->res->status, NULL, 0,
+        return aigw__error_set_upstream(err, AIGW_ETIMEOUT, b->name, http, NULL, 0,
                                         "backend \"%s\": timed out: %s", b->name, what);
     case CURLE_GOT_NOTHING:
         return aigw__error_set_upstream(err, AIGW_ETRUNCATED, b->name, 0, NULL, 0,
@@ -138,22 +140,46 @@ static aigw_status map_curl_error(const aigw__backend *b, CURLcode rc, const cha
                                         b->name);
     case CURLE_PARTIAL_FILE:
     case CURLE_RECV_ERROR:
-        if (x->status_known || x->received)
-            return aigw__error_set_upstream(
-                err, AIGW_ETRUNCATED, b->name, (int)x->res->status, NULL, 0,
-                "backend \"%s\": response cut off after %zu bytes: %s", b->name, x->received, what);
+        if (status_known || received)
+            return aigw__error_set_upstream(err, AIGW_ETRUNCATED, b->name, http, NULL, 0,
+                                            "backend \"%s\": response cut off after %zu bytes: %s",
+                                            b->name, received, what);
         return aigw__error_set_upstream(err, AIGW_ETRANSPORT, b->name, 0, NULL, 0,
                                         "backend \"%s\": %s", b->name, what);
     case CURLE_OUT_OF_MEMORY:
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
-        return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, b->name, (int)x->res->status, NULL,
-                                        0, "backend \"%s\": malformed HTTP answer: %s", b->name,
-                                        what);
+        return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, b->name, http, NULL, 0,
+                                        "backend \"%s\": malformed HTTP answer: %s", b->name, what);
     default:
-        return aigw__error_set_upstream(err, AIGW_ETRANSPORT, b->name, (int)x->res->status, NULL, 0,
+        return aigw__error_set_upstream(err, AIGW_ETRANSPORT, b->name, http, NULL, 0,
                                         "backend \"%s\": %s", b->name, what);
+    }
+}
+
+void aigw__transport_setup_easy(CURL *easy, const aigw__backend *b,
+                                const aigw__upstream_request *req, curl_write_callback write_cb,
+                                void *write_data, char *errbuf) {
+    curl_easy_setopt(easy, CURLOPT_URL, req->url.data);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "libaigw/" AIGW_VERSION_STRING);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, b->connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, b->timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, write_data);
+    if (strcmp(req->method, "POST") == 0) {
+        curl_easy_setopt(easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body.data ? req->body.data : "");
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body.len);
+    } else {
+        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
     }
 }
 
@@ -167,26 +193,7 @@ aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *b,
     char errbuf[CURL_ERROR_SIZE] = "";
     transfer x = {.easy = easy, .sink = sink, .user = user, .res = res};
     curl_easy_setopt(easy, CURLOPT_SHARE, t->share);
-    curl_easy_setopt(easy, CURLOPT_URL, req->url.data);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "libaigw/" AIGW_VERSION_STRING);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, b->connect_timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, b->timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &x);
-    if (strcmp(req->method, "POST") == 0) {
-        curl_easy_setopt(easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body.data ? req->body.data : "");
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body.len);
-    } else {
-        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-    }
+    aigw__transport_setup_easy(easy, b, req, on_body, &x, errbuf);
     CURLcode rc = curl_easy_perform(easy);
     if (!x.status_known)
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
@@ -202,5 +209,5 @@ aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *b,
                                         AIGW__MAX_RESPONSE_BYTES);
     if (rc == CURLE_WRITE_ERROR)
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-    return map_curl_error(b, rc, errbuf, &x, err);
+    return aigw__transport_map_error(b, rc, errbuf, res->status, x.status_known, x.received, err);
 }

@@ -33,4 +33,22 @@ aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *bac
                                     void *user, aigw__http_result *res, aigw_error **err);
 void aigw__http_result_free(aigw__http_result *res);
 
+/* Shared by the synchronous transport and the async engine: */
+
+/* Sets up `easy` to send `req` to backend `b` (URL, method and body,
+ * headers, timeouts, protocols, error buffer), writing through
+ * write_cb(write_data). */
+void aigw__transport_setup_easy(CURL *easy, const aigw__backend *b,
+                                const aigw__upstream_request *req, curl_write_callback write_cb,
+                                void *write_data, char *errbuf);
+
+/* What went wrong with a transfer: curl's code, its error buffer, the HTTP
+ * status if one arrived (0 if none), and how many body bytes had come.
+ * Refused → AIGW_ECONNECT, timeouts → AIGW_ETIMEOUT, cut bodies →
+ * AIGW_ETRUNCATED, malformed HTTP → AIGW_EBADRESPONSE, each naming the
+ * backend. */
+aigw_status aigw__transport_map_error(const aigw__backend *b, CURLcode rc, const char *errbuf,
+                                      long http_status, int status_known, size_t received,
+                                      aigw_error **err);
+
 #endif
