@@ -4,6 +4,8 @@
 #ifndef AIGW_ADAPTERS_ADAPTER_H
 #define AIGW_ADAPTERS_ADAPTER_H
 
+#include <limits.h>
+
 #include <curl/curl.h>
 #include <json-c/json.h>
 
@@ -30,6 +32,12 @@ typedef struct aigw__usage {
 
 #define AIGW__USAGE_UNKNOWN                                                                        \
     { -1, -1, -1, -1, -1 }
+
+/* Token counts come from upstream and may be absurd: sums saturate instead
+ * of overflowing (both terms are >= 0). */
+static inline long long aigw__tokens_add(long long a, long long b) {
+    return a > LLONG_MAX - b ? LLONG_MAX : a + b;
+}
 
 /* One call on its way through the library. */
 typedef struct aigw__call {

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "adapters/openai_chunks.h"
 #include "adapters/openai_shape.h"
 #include "core/alloc.h"
 #include "core/errors.h"
@@ -49,38 +50,6 @@
 
 static aigw_status oom(aigw_error **err) {
     return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-}
-
-/* Adds v to o (v == NULL means allocation failed); frees v on failure. */
-static int put(json_object *o, const char *key, json_object *v) {
-    if (!v)
-        return -1;
-    if (json_object_object_add(o, key, v)) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
-}
-
-static int push(json_object *a, json_object *v) {
-    if (!v)
-        return -1;
-    if (json_object_array_add(a, v)) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
-}
-
-static json_object *get(json_object *o, const char *key) {
-    json_object *v = NULL;
-    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-        return NULL;
-    return v;
-}
-
-static int is_number(json_object *v) {
-    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
 }
 
 /* ---- requests ---- */
@@ -119,8 +88,8 @@ static aigw_status content_text(req_ctx *c, json_object *content, aigw__buf *b) 
 
 static json_object *text_block(const char *text) {
     json_object *b = json_object_new_object();
-    if (!b || put(b, "type", json_object_new_string("text")) ||
-        put(b, "text", json_object_new_string(text))) {
+    if (!b || aigw__json_put(b, "type", json_object_new_string("text")) ||
+        aigw__json_put(b, "text", json_object_new_string(text))) {
         json_object_put(b);
         return NULL;
     }
@@ -129,7 +98,7 @@ static json_object *text_block(const char *text) {
 
 /* An OpenAI image_url part as an Anthropic image block, into *out. */
 static aigw_status image_block(req_ctx *c, json_object *part, json_object **out) {
-    json_object *iu = get(part, "image_url");
+    json_object *iu = aigw__json_get(part, "image_url");
     const char *url = json_object_is_type(iu, json_type_string) ? json_object_get_string(iu)
                                                                 : aigw__json_get_string(iu, "url");
     if (!url)
@@ -144,23 +113,24 @@ static aigw_status image_block(req_ctx *c, json_object *part, json_object **out)
             json_object_put(src);
             return bad_request(c, "image data: URL is not base64 with a media type");
         }
-        fail = put(src, "type", json_object_new_string("base64")) ||
-               put(src, "media_type", json_object_new_string_len(url + 5, (int)(semi - url - 5))) ||
-               put(src, "data", json_object_new_string(comma + 1));
+        fail = aigw__json_put(src, "type", json_object_new_string("base64")) ||
+               aigw__json_put(src, "media_type",
+                              json_object_new_string_len(url + 5, (int)(semi - url - 5))) ||
+               aigw__json_put(src, "data", json_object_new_string(comma + 1));
     } else if (!fail && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)) {
-        fail = put(src, "type", json_object_new_string("url")) ||
-               put(src, "url", json_object_new_string(url));
+        fail = aigw__json_put(src, "type", json_object_new_string("url")) ||
+               aigw__json_put(src, "url", json_object_new_string(url));
     } else if (!fail) {
         json_object_put(block);
         json_object_put(src);
         return bad_request(c, "image URL must be a data: or http(s) URL");
     }
-    if (fail || put(block, "type", json_object_new_string("image"))) {
+    if (fail || aigw__json_put(block, "type", json_object_new_string("image"))) {
         json_object_put(block);
         json_object_put(src);
         return oom(c->err);
     }
-    if (put(block, "source", src)) {
+    if (aigw__json_put(block, "source", src)) {
         json_object_put(block);
         return oom(c->err);
     }
@@ -174,7 +144,7 @@ static aigw_status user_blocks(req_ctx *c, json_object *content, json_object *bl
         return AIGW_OK;
     if (json_object_is_type(content, json_type_string)) {
         const char *text = json_object_get_string(content);
-        if (*text && push(blocks, text_block(text)))
+        if (*text && aigw__json_push(blocks, text_block(text)))
             return oom(c->err);
         return AIGW_OK;
     }
@@ -187,14 +157,14 @@ static aigw_status user_blocks(req_ctx *c, json_object *content, json_object *bl
             const char *text = aigw__json_get_string(part, "text");
             if (!text)
                 return bad_request(c, "text part without text");
-            if (*text && push(blocks, text_block(text)))
+            if (*text && aigw__json_push(blocks, text_block(text)))
                 return oom(c->err);
         } else if (type && strcmp(type, "image_url") == 0) {
             json_object *block = NULL;
             aigw_status st = image_block(c, part, &block);
             if (st)
                 return st;
-            if (push(blocks, block))
+            if (aigw__json_push(blocks, block))
                 return oom(c->err);
         } else {
             return aigw__error_set(c->err, AIGW_ENOTSUPPORTED,
@@ -213,7 +183,7 @@ static aigw_status tool_use_blocks(req_ctx *c, json_object *calls, json_object *
         return bad_request(c, "tool_calls is not an array");
     for (size_t i = 0; i < json_object_array_length(calls); i++) {
         json_object *tc = json_object_array_get_idx(calls, i);
-        json_object *fn = get(tc, "function");
+        json_object *fn = aigw__json_get(tc, "function");
         const char *id = aigw__json_get_string(tc, "id");
         const char *name = aigw__json_get_string(fn, "name");
         const char *args = aigw__json_get_string(fn, "arguments");
@@ -231,13 +201,14 @@ static aigw_status tool_use_blocks(req_ctx *c, json_object *calls, json_object *
             input = json_object_new_object();
         }
         json_object *b = json_object_new_object();
-        if (!b || put(b, "type", json_object_new_string("tool_use")) ||
-            put(b, "id", json_object_new_string(id)) ||
-            put(b, "name", json_object_new_string(name)) || put(b, "input", input)) {
+        if (!b || aigw__json_put(b, "type", json_object_new_string("tool_use")) ||
+            aigw__json_put(b, "id", json_object_new_string(id)) ||
+            aigw__json_put(b, "name", json_object_new_string(name)) ||
+            aigw__json_put(b, "input", input)) {
             json_object_put(b);
             return oom(c->err);
         }
-        if (push(blocks, b))
+        if (aigw__json_push(blocks, b))
             return oom(c->err);
     }
     return AIGW_OK;
@@ -248,15 +219,16 @@ static aigw_status tool_result_block(req_ctx *c, json_object *msg, json_object *
     if (!id)
         return bad_request(c, "tool message without tool_call_id");
     aigw__buf text = AIGW__BUF_INIT;
-    aigw_status st = content_text(c, get(msg, "content"), &text);
+    aigw_status st = content_text(c, aigw__json_get(msg, "content"), &text);
     if (st) {
         aigw__buf_free(&text);
         return st;
     }
     json_object *b = json_object_new_object();
-    if (!b || put(b, "type", json_object_new_string("tool_result")) ||
-        put(b, "tool_use_id", json_object_new_string(id)) ||
-        put(b, "content", json_object_new_string(text.data ? text.data : "")) || push(blocks, b)) {
+    if (!b || aigw__json_put(b, "type", json_object_new_string("tool_result")) ||
+        aigw__json_put(b, "tool_use_id", json_object_new_string(id)) ||
+        aigw__json_put(b, "content", json_object_new_string(text.data ? text.data : "")) ||
+        aigw__json_push(blocks, b)) {
         json_object_put(b);
         st = oom(c->err);
     }
@@ -266,11 +238,11 @@ static aigw_status tool_result_block(req_ctx *c, json_object *msg, json_object *
 
 /* Translates "messages" into out "system" and "messages". */
 static aigw_status translate_messages(req_ctx *c, json_object *req, json_object *body) {
-    json_object *msgs = get(req, "messages");
+    json_object *msgs = aigw__json_get(req, "messages");
     if (!msgs || !json_object_is_type(msgs, json_type_array))
         return bad_request(c, "no \"messages\" array");
     json_object *out = json_object_new_array();
-    if (put(body, "messages", out))
+    if (aigw__json_put(body, "messages", out))
         return oom(c->err);
     aigw__buf system = AIGW__BUF_INIT;
     const char *last_role = NULL; /* Anthropic role of the last message in out */
@@ -290,7 +262,7 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
                 break;
             }
             size_t mid = system.len;
-            st = content_text(c, get(m, "content"), &system);
+            st = content_text(c, aigw__json_get(m, "content"), &system);
             if (!st && system.len == mid)
                 system.len = before; /* empty: no separator */
             if (system.data)
@@ -301,12 +273,12 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
         json_object_array_del_idx(blocks, 0, json_object_array_length(blocks));
         if (strcmp(role, "user") == 0) {
             arole = "user";
-            st = user_blocks(c, get(m, "content"), blocks);
+            st = user_blocks(c, aigw__json_get(m, "content"), blocks);
         } else if (strcmp(role, "assistant") == 0) {
             arole = "assistant";
-            st = user_blocks(c, get(m, "content"), blocks);
+            st = user_blocks(c, aigw__json_get(m, "content"), blocks);
             if (!st)
-                st = tool_use_blocks(c, get(m, "tool_calls"), blocks);
+                st = tool_use_blocks(c, aigw__json_get(m, "tool_calls"), blocks);
         } else if (strcmp(role, "tool") == 0) {
             arole = "user";
             st = tool_result_block(c, m, blocks);
@@ -320,12 +292,12 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
         json_object *target;
         if (last_role && strcmp(last_role, arole) == 0) {
             json_object *lastm = json_object_array_get_idx(out, json_object_array_length(out) - 1);
-            target = get(lastm, "content");
+            target = aigw__json_get(lastm, "content");
         } else {
             json_object *nm = json_object_new_object();
             target = json_object_new_array();
-            if (!nm || put(nm, "role", json_object_new_string(arole)) ||
-                put(nm, "content", target) || push(out, nm)) {
+            if (!nm || aigw__json_put(nm, "role", json_object_new_string(arole)) ||
+                aigw__json_put(nm, "content", target) || aigw__json_push(out, nm)) {
                 json_object_put(nm);
                 st = oom(c->err);
                 break;
@@ -333,54 +305,55 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
             last_role = arole;
         }
         for (size_t j = 0; j < json_object_array_length(blocks); j++)
-            if (push(target, json_object_get(json_object_array_get_idx(blocks, j)))) {
+            if (aigw__json_push(target, json_object_get(json_object_array_get_idx(blocks, j)))) {
                 st = oom(c->err);
                 break;
             }
     }
     json_object_put(blocks);
-    if (!st && system.len && put(body, "system", json_object_new_string(system.data)))
+    if (!st && system.len && aigw__json_put(body, "system", json_object_new_string(system.data)))
         st = oom(c->err);
     aigw__buf_free(&system);
     return st;
 }
 
 static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *body) {
-    json_object *tools = get(req, "tools");
+    json_object *tools = aigw__json_get(req, "tools");
     if (tools && !json_object_is_type(tools, json_type_null)) {
         if (!json_object_is_type(tools, json_type_array))
             return bad_request(c, "\"tools\" is not an array");
         json_object *out = json_object_new_array();
-        if (put(body, "tools", out))
+        if (aigw__json_put(body, "tools", out))
             return oom(c->err);
         for (size_t i = 0; i < json_object_array_length(tools); i++) {
             json_object *t = json_object_array_get_idx(tools, i);
             const char *type = aigw__json_get_string(t, "type");
-            json_object *fn = get(t, "function");
+            json_object *fn = aigw__json_get(t, "function");
             const char *name = aigw__json_get_string(fn, "name");
             if (!type || strcmp(type, "function") != 0 || !name)
                 return bad_request(c, "only function tools with a name are supported");
             const char *desc = aigw__json_get_string(fn, "description");
-            json_object *params = get(fn, "parameters");
+            json_object *params = aigw__json_get(fn, "parameters");
             json_object *schema = params ? json_object_get(params) : json_object_new_object();
-            if (!params && schema && put(schema, "type", json_object_new_string("object"))) {
+            if (!params && schema &&
+                aigw__json_put(schema, "type", json_object_new_string("object"))) {
                 json_object_put(schema);
                 return oom(c->err);
             }
             json_object *a = json_object_new_object();
-            if (!a || put(a, "name", json_object_new_string(name)) ||
-                (desc && put(a, "description", json_object_new_string(desc))) ||
-                put(a, "input_schema", schema) || push(out, a)) {
+            if (!a || aigw__json_put(a, "name", json_object_new_string(name)) ||
+                (desc && aigw__json_put(a, "description", json_object_new_string(desc))) ||
+                aigw__json_put(a, "input_schema", schema) || aigw__json_push(out, a)) {
                 json_object_put(a);
                 return oom(c->err);
             }
         }
     }
-    json_object *tc = get(req, "tool_choice");
+    json_object *tc = aigw__json_get(req, "tool_choice");
     if (!tc || json_object_is_type(tc, json_type_null))
         return AIGW_OK;
     json_object *choice = json_object_new_object();
-    if (put(body, "tool_choice", choice))
+    if (aigw__json_put(body, "tool_choice", choice))
         return oom(c->err);
     const char *type = NULL, *name = NULL;
     if (json_object_is_type(tc, json_type_string)) {
@@ -389,13 +362,13 @@ static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *bo
                : strcmp(s, "none") == 0     ? "none"
                : strcmp(s, "required") == 0 ? "any"
                                             : NULL;
-    } else if ((name = aigw__json_get_string(get(tc, "function"), "name")) != NULL) {
+    } else if ((name = aigw__json_get_string(aigw__json_get(tc, "function"), "name")) != NULL) {
         type = "tool";
     }
     if (!type)
         return bad_request(c, "unknown \"tool_choice\"");
-    if (put(choice, "type", json_object_new_string(type)) ||
-        (name && put(choice, "name", json_object_new_string(name))))
+    if (aigw__json_put(choice, "type", json_object_new_string(type)) ||
+        (name && aigw__json_put(choice, "name", json_object_new_string(name))))
         return oom(c->err);
     return AIGW_OK;
 }
@@ -404,33 +377,35 @@ static aigw_status build_body(req_ctx *c, json_object *body) {
     json_object *req = c->call->request, *v;
     if (!req || !json_object_is_type(req, json_type_object))
         return bad_request(c, "not a JSON object");
-    if ((v = get(req, "n")) && is_number(v) && json_object_get_int64(v) > 1)
+    if ((v = aigw__json_get(req, "n")) && aigw__json_is_number(v) && json_object_get_int64(v) > 1)
         return aigw__error_set(c->err, AIGW_ENOTSUPPORTED,
                                "backend \"%s\": the anthropic schema answers one choice: "
                                "\"n\" > 1 is not supported",
                                c->call->backend->name);
-    if (c->vertex ? put(body, "anthropic_version", json_object_new_string(VERTEX_ANTHROPIC_VERSION))
-                  : put(body, "model", json_object_new_string(c->call->model)))
+    if (c->vertex ? aigw__json_put(body, "anthropic_version",
+                                   json_object_new_string(VERTEX_ANTHROPIC_VERSION))
+                  : aigw__json_put(body, "model", json_object_new_string(c->call->model)))
         return oom(c->err);
     aigw_status st = translate_messages(c, req, body);
     if (st)
         return st;
     long long max_tokens = AIGW__ANTHROPIC_DEFAULT_MAX_TOKENS;
-    if (((v = get(req, "max_completion_tokens")) && is_number(v)) ||
-        ((v = get(req, "max_tokens")) && is_number(v)))
+    if (((v = aigw__json_get(req, "max_completion_tokens")) && aigw__json_is_number(v)) ||
+        ((v = aigw__json_get(req, "max_tokens")) && aigw__json_is_number(v)))
         max_tokens = json_object_get_int64(v);
-    if (put(body, "max_tokens", json_object_new_int64(max_tokens)))
+    if (aigw__json_put(body, "max_tokens", json_object_new_int64(max_tokens)))
         return oom(c->err);
-    if ((v = get(req, "temperature")) && is_number(v) &&
-        put(body, "temperature", json_object_get(v)))
+    if ((v = aigw__json_get(req, "temperature")) && aigw__json_is_number(v) &&
+        aigw__json_put(body, "temperature", json_object_get(v)))
         return oom(c->err);
-    if ((v = get(req, "top_p")) && is_number(v) && put(body, "top_p", json_object_get(v)))
+    if ((v = aigw__json_get(req, "top_p")) && aigw__json_is_number(v) &&
+        aigw__json_put(body, "top_p", json_object_get(v)))
         return oom(c->err);
-    if ((v = get(req, "stop")) != NULL) {
+    if ((v = aigw__json_get(req, "stop")) != NULL) {
         json_object *seqs = NULL;
         if (json_object_is_type(v, json_type_string)) {
             seqs = json_object_new_array();
-            if (push(seqs, json_object_new_string(json_object_get_string(v)))) {
+            if (aigw__json_push(seqs, json_object_new_string(json_object_get_string(v)))) {
                 json_object_put(seqs);
                 return oom(c->err);
             }
@@ -442,16 +417,18 @@ static aigw_status build_body(req_ctx *c, json_object *body) {
         } else if (!json_object_is_type(v, json_type_null)) {
             return bad_request(c, "\"stop\" is not a string or an array");
         }
-        if (seqs && put(body, "stop_sequences", seqs))
+        if (seqs && aigw__json_put(body, "stop_sequences", seqs))
             return oom(c->err);
     }
     const char *user = aigw__json_get_string(req, "user");
     if (user) {
         json_object *meta = json_object_new_object();
-        if (put(body, "metadata", meta) || put(meta, "user_id", json_object_new_string(user)))
+        if (aigw__json_put(body, "metadata", meta) ||
+            aigw__json_put(meta, "user_id", json_object_new_string(user)))
             return oom(c->err);
     }
-    if (c->call->op == AIGW__OP_CHAT_STREAM && put(body, "stream", json_object_new_boolean(1)))
+    if (c->call->op == AIGW__OP_CHAT_STREAM &&
+        aigw__json_put(body, "stream", json_object_new_boolean(1)))
         return oom(c->err);
     return translate_tools(c, req, body);
 }
@@ -540,80 +517,48 @@ static const char *finish_reason(const char *stop_reason) {
     return "stop"; /* end_turn, stop_sequence, pause_turn, anything new */
 }
 
-static long long get_ll(json_object *o, const char *key) {
-    json_object *v = get(o, key);
-    return v && is_number(v) ? (long long)json_object_get_int64(v) : -1;
-}
-
 /* Reads an Anthropic usage object into u (input side when `input`, output
  * side always). Fields it lacks are left alone. */
 static void read_usage(json_object *usage, aigw__usage *u) {
     if (!usage || !json_object_is_type(usage, json_type_object))
         return;
-    long long in = get_ll(usage, "input_tokens");
-    long long cr = get_ll(usage, "cache_read_input_tokens");
-    long long cc = get_ll(usage, "cache_creation_input_tokens");
-    long long out = get_ll(usage, "output_tokens");
+    long long in = aigw__json_get_ll(usage, "input_tokens");
+    long long cr = aigw__json_get_ll(usage, "cache_read_input_tokens");
+    long long cc = aigw__json_get_ll(usage, "cache_creation_input_tokens");
+    long long out = aigw__json_get_ll(usage, "output_tokens");
     if (in >= 0) {
-        u->input_tokens = in + (cr > 0 ? cr : 0) + (cc > 0 ? cc : 0);
+        u->input_tokens = aigw__tokens_add(aigw__tokens_add(in, cr > 0 ? cr : 0), cc > 0 ? cc : 0);
         u->cached_input_tokens = cr > 0 ? cr : 0;
     }
     if (out >= 0)
         u->output_tokens = out;
     if (u->input_tokens >= 0 && u->output_tokens >= 0)
-        u->total_tokens = u->input_tokens + u->output_tokens;
-}
-
-static json_object *usage_json(const aigw__usage *u) {
-    json_object *o = json_object_new_object(), *d = json_object_new_object();
-    long long in = u->input_tokens > 0 ? u->input_tokens : 0;
-    long long out = u->output_tokens > 0 ? u->output_tokens : 0;
-    if (!o || !d || put(o, "prompt_tokens", json_object_new_int64(in)) ||
-        put(o, "completion_tokens", json_object_new_int64(out)) ||
-        put(o, "total_tokens", json_object_new_int64(in + out)) ||
-        put(d, "cached_tokens",
-            json_object_new_int64(u->cached_input_tokens > 0 ? u->cached_input_tokens : 0))) {
-        json_object_put(o);
-        json_object_put(d);
-        return NULL;
-    }
-    if (put(o, "prompt_tokens_details", d)) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
-
-static aigw_status bad_response(aigw__call *call, const char *body, size_t len, const char *why,
-                                aigw_error **err) {
-    return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, call->backend->name, 200, body,
-                                    len > 4096 ? 4096 : len, "backend \"%s\": %s",
-                                    call->backend->name, why);
+        u->total_tokens = aigw__tokens_add(u->input_tokens, u->output_tokens);
 }
 
 static aigw_status anthropic_parse(aigw__call *call, const char *body, size_t len, aigw__buf *out,
                                    aigw_error **err) {
     if (call->op != AIGW__OP_CHAT)
-        return bad_response(call, body, len, "only chat responses are expected", err);
+        return aigw__bad_response(call, body, len, "only chat responses are expected", err);
     json_object *root = NULL, *res = NULL;
     aigw_error *perr = NULL;
     aigw_status st =
         aigw__json_parse(body, len, "upstream response", AIGW_EBADRESPONSE, &root, &perr);
     if (st) {
-        st = bad_response(call, body, len, aigw_error_message(perr), err);
+        st = aigw__bad_response(call, body, len, aigw_error_message(perr), err);
         aigw_error_free(perr);
         return st;
     }
     const char *type = aigw__json_get_string(root, "type");
-    json_object *content = get(root, "content");
+    json_object *content = aigw__json_get(root, "content");
     if (type && strcmp(type, "error") == 0) {
         st = aigw__openai_error(call->backend->name, 200, body, len, err);
         goto out;
     }
     if (!json_object_is_type(root, json_type_object) || !content ||
         !json_object_is_type(content, json_type_array)) {
-        st =
-            bad_response(call, body, len, "response is not an Anthropic message (no content)", err);
+        st = aigw__bad_response(call, body, len,
+                                "response is not an Anthropic message (no content)", err);
         goto out;
     }
     aigw__buf text = AIGW__BUF_INIT, thinking = AIGW__BUF_INIT;
@@ -627,11 +572,11 @@ static aigw_status anthropic_parse(aigw__call *call, const char *body, size_t le
         json_object *b = json_object_array_get_idx(content, i);
         const char *bt = aigw__json_get_string(b, "type");
         if (!bt) {
-            st = bad_response(call, body, len, "content block without a type", err);
+            st = aigw__bad_response(call, body, len, "content block without a type", err);
         } else if (strcmp(bt, "text") == 0) {
             const char *t = aigw__json_get_string(b, "text");
             if (!t)
-                st = bad_response(call, body, len, "text block without text", err);
+                st = aigw__bad_response(call, body, len, "text block without text", err);
             else if (aigw__buf_puts(&text, t))
                 fail = 1;
             has_text = 1;
@@ -643,22 +588,22 @@ static aigw_status anthropic_parse(aigw__call *call, const char *body, size_t le
         } else if (strcmp(bt, "tool_use") == 0) {
             const char *id = aigw__json_get_string(b, "id");
             const char *name = aigw__json_get_string(b, "name");
-            json_object *input = get(b, "input");
+            json_object *input = aigw__json_get(b, "input");
             if (!id || !name) {
-                st = bad_response(call, body, len, "tool_use block without id or name", err);
+                st = aigw__bad_response(call, body, len, "tool_use block without id or name", err);
                 continue;
             }
             const char *args =
                 input ? json_object_to_json_string_ext(input, AIGW__JSON_FLAGS) : "{}";
             json_object *tc = json_object_new_object(), *fn = json_object_new_object();
-            if (!tc || !fn || put(fn, "name", json_object_new_string(name)) ||
-                put(fn, "arguments", json_object_new_string(args ? args : "{}")) ||
-                put(tc, "id", json_object_new_string(id)) ||
-                put(tc, "type", json_object_new_string("function"))) {
+            if (!tc || !fn || aigw__json_put(fn, "name", json_object_new_string(name)) ||
+                aigw__json_put(fn, "arguments", json_object_new_string(args ? args : "{}")) ||
+                aigw__json_put(tc, "id", json_object_new_string(id)) ||
+                aigw__json_put(tc, "type", json_object_new_string("function"))) {
                 json_object_put(tc);
                 json_object_put(fn);
                 fail = 1;
-            } else if (put(tc, "function", fn) || push(tool_calls, tc)) {
+            } else if (aigw__json_put(tc, "function", fn) || aigw__json_push(tool_calls, tc)) {
                 fail = 1;
             }
         } /* redacted_thinking and unknown blocks are dropped */
@@ -667,31 +612,34 @@ static aigw_status anthropic_parse(aigw__call *call, const char *body, size_t le
     const char *model = aigw__json_get_string(root, "model");
     const char *fr = finish_reason(aigw__json_get_string(root, "stop_reason"));
     if (!fail && !st) {
-        read_usage(get(root, "usage"), &call->usage);
-        fail = put(msg, "role", json_object_new_string("assistant")) ||
+        read_usage(aigw__json_get(root, "usage"), &call->usage);
+        fail = aigw__json_put(msg, "role", json_object_new_string("assistant")) ||
                json_object_object_add(msg, "content",
                                       has_text ? json_object_new_string(text.data ? text.data : "")
                                                : NULL) ||
-               (has_thinking && put(msg, "reasoning_content",
-                                    json_object_new_string(thinking.data ? thinking.data : "")));
+               (has_thinking &&
+                aigw__json_put(msg, "reasoning_content",
+                               json_object_new_string(thinking.data ? thinking.data : "")));
         if (!fail && json_object_array_length(tool_calls)) {
-            fail = put(msg, "tool_calls", tool_calls);
+            fail = aigw__json_put(msg, "tool_calls", tool_calls);
             tool_calls = NULL;
         }
-        fail = fail || put(choice, "index", json_object_new_int(0)) || put(choice, "message", msg);
+        fail = fail || aigw__json_put(choice, "index", json_object_new_int(0)) ||
+               aigw__json_put(choice, "message", msg);
         msg = NULL;
         fail = fail ||
                json_object_object_add(choice, "finish_reason",
                                       fr ? json_object_new_string(fr) : NULL) ||
-               json_object_object_add(choice, "logprobs", NULL) || push(choices, choice);
+               json_object_object_add(choice, "logprobs", NULL) || aigw__json_push(choices, choice);
         choice = NULL;
-        fail = fail || put(res, "id", json_object_new_string(id ? id : "")) ||
-               put(res, "object", json_object_new_string("chat.completion")) ||
-               put(res, "created", json_object_new_int64((int64_t)time(NULL))) ||
-               put(res, "model", json_object_new_string(model ? model : call->model)) ||
-               put(res, "choices", choices);
+        fail = fail || aigw__json_put(res, "id", json_object_new_string(id ? id : "")) ||
+               aigw__json_put(res, "object", json_object_new_string("chat.completion")) ||
+               aigw__json_put(res, "created", json_object_new_int64((int64_t)time(NULL))) ||
+               aigw__json_put(res, "model", json_object_new_string(model ? model : call->model)) ||
+               aigw__json_put(res, "choices", choices);
         choices = NULL;
-        fail = fail || put(res, "usage", usage_json(&call->usage));
+        fail = fail ||
+               aigw__json_put(res, "usage", aigw__openai_usage_json(&call->usage, AIGW__USAGE_SUM));
         size_t n;
         const char *s = fail ? NULL : json_object_to_json_string_length(res, AIGW__JSON_FLAGS, &n);
         if (!s || aigw__buf_append(out, s, n))
@@ -722,213 +670,113 @@ static aigw_status anthropic_error(aigw__call *call, long http_status, const cha
 /* ---- streaming ---- */
 
 typedef struct anthropic_stream {
-    aigw__call *call;
-    aigw__chunk_sink sink;
+    aigw__chunk_writer w; /* id and model from message_start */
     aigw__sse_parser sse;
-    aigw_error **err; /* set for the duration of each feed */
     aigw_status status;
-    int done;      /* message_stop arrived */
-    int role_sent; /* a chunk carried delta.role */
-    char *id;
-    char *model;
-    long long created;
+    int done;           /* message_stop arrived */
     int *tool_of_block; /* Anthropic block index → OpenAI tool ordinal, -1 if none */
     size_t nblocks;
     int ntools;
 } anthropic_stream;
 
-static aigw_status stream_bad(anthropic_stream *s, const char *data, size_t len, const char *why) {
-    return aigw__error_set_upstream(s->err, AIGW_EBADRESPONSE, s->call->backend->name, 200, data,
-                                    len > 4096 ? 4096 : len, "backend \"%s\": stream: %s",
-                                    s->call->backend->name, why);
-}
-
-/* Sends one chunk: `delta` (taken; NULL for the usage chunk, which has
- * empty choices and `usage`), finish reason or NULL. */
-static aigw_status emit(anthropic_stream *s, json_object *delta, const char *fr) {
-    json_object *c = json_object_new_object(), *choices = json_object_new_array();
-    int fail = !c || !choices || put(c, "id", json_object_new_string(s->id ? s->id : "")) ||
-               put(c, "object", json_object_new_string("chat.completion.chunk")) ||
-               put(c, "created", json_object_new_int64(s->created)) ||
-               put(c, "model", json_object_new_string(s->model ? s->model : s->call->model));
-    if (!fail && delta) {
-        json_object *ch = json_object_new_object();
-        if (!s->role_sent && put(delta, "role", json_object_new_string("assistant")))
-            fail = 1;
-        s->role_sent = 1;
-        if (fail || !ch || put(ch, "index", json_object_new_int(0))) {
-            json_object_put(ch);
-            fail = 1;
-        } else {
-            fail = put(ch, "delta", delta);
-            delta = NULL;
-            fail = fail ||
-                   json_object_object_add(ch, "finish_reason",
-                                          fr ? json_object_new_string(fr) : NULL) ||
-                   push(choices, ch);
-        }
-    }
-    if (!fail) {
-        fail = put(c, "choices", choices);
-        choices = NULL;
-    }
-    if (!fail && !delta && fr == NULL && !json_object_array_length(get(c, "choices")))
-        fail = put(c, "usage", usage_json(&s->call->usage));
-    json_object_put(delta);
-    json_object_put(choices);
-    size_t n = 0;
-    const char *text = fail ? NULL : json_object_to_json_string_length(c, AIGW__JSON_FLAGS, &n);
-    aigw_status st = AIGW_OK;
-    if (!text)
-        st = oom(s->err);
-    else if (s->sink.on_chunk(text, n, s->sink.user))
-        st = aigw__error_set(s->err, AIGW_ESTOPPED, "stream stopped by the callback");
-    json_object_put(c);
-    return st;
-}
-
-/* A delta with one string member. */
-static aigw_status emit_text(anthropic_stream *s, const char *key, const char *text) {
-    json_object *d = json_object_new_object();
-    if (!d || put(d, key, json_object_new_string(text))) {
-        json_object_put(d);
-        return oom(s->err);
-    }
-    return emit(s, d, NULL);
-}
-
-/* A delta with one tool call: {index, [id, type, function.name], function.arguments}. */
-static aigw_status emit_tool(anthropic_stream *s, int ordinal, const char *id, const char *name,
-                             const char *args) {
-    json_object *d = json_object_new_object(), *arr = json_object_new_array(),
-                *tc = json_object_new_object(), *fn = json_object_new_object();
-    int fail = !d || !arr || !tc || !fn || put(tc, "index", json_object_new_int(ordinal)) ||
-               (id && (put(tc, "id", json_object_new_string(id)) ||
-                       put(tc, "type", json_object_new_string("function")))) ||
-               (name && put(fn, "name", json_object_new_string(name))) ||
-               put(fn, "arguments", json_object_new_string(args));
-    if (!fail) {
-        fail = put(tc, "function", fn);
-        fn = NULL;
-        fail = fail || push(arr, tc);
-        tc = NULL;
-        fail = fail || put(d, "tool_calls", arr);
-        arr = NULL;
-    }
-    json_object_put(fn);
-    json_object_put(tc);
-    json_object_put(arr);
-    if (fail) {
-        json_object_put(d);
-        return oom(s->err);
-    }
-    return emit(s, d, NULL);
-}
-
-static aigw_status set_str(anthropic_stream *s, char **dst, const char *v) {
-    if (!v)
-        return AIGW_OK;
-    char *c = aigw__strdup(v);
-    if (!c)
-        return oom(s->err);
-    aigw__free(*dst);
-    *dst = c;
-    return AIGW_OK;
-}
-
 static aigw_status handle(anthropic_stream *s, json_object *root, const char *data, size_t len) {
     const char *type = aigw__json_get_string(root, "type");
     aigw_status st = AIGW_OK;
     if (!type)
-        return stream_bad(s, data, len, "event without a type");
+        return aigw__chunks_bad(&s->w, data, len, "event without a type");
     if (strcmp(type, "ping") == 0)
         return AIGW_OK;
     if (strcmp(type, "error") == 0) {
-        json_object *e = get(root, "error");
+        json_object *e = aigw__json_get(root, "error");
         const char *etype = aigw__json_get_string(e, "type");
         const char *msg = aigw__json_get_string(e, "message");
         aigw_status es =
             etype && strcmp(etype, "rate_limit_error") == 0 ? AIGW_ERATELIMIT : AIGW_EUPSTREAM;
-        return aigw__error_set_upstream(s->err, es, s->call->backend->name, 200, data, len,
+        return aigw__error_set_upstream(s->w.err, es, s->w.call->backend->name, 200, data, len,
                                         "backend \"%s\": error in stream: %s",
-                                        s->call->backend->name, msg ? msg : "(no message)");
+                                        s->w.call->backend->name, msg ? msg : "(no message)");
     }
     if (strcmp(type, "message_start") == 0) {
-        json_object *m = get(root, "message");
-        if ((st = set_str(s, &s->id, aigw__json_get_string(m, "id"))) ||
-            (st = set_str(s, &s->model, aigw__json_get_string(m, "model"))))
+        json_object *m = aigw__json_get(root, "message");
+        if ((st = aigw__chunks_set_str(&s->w, &s->w.id, aigw__json_get_string(m, "id"), 1)) ||
+            (st = aigw__chunks_set_str(&s->w, &s->w.model, aigw__json_get_string(m, "model"), 1)))
             return st;
-        read_usage(get(m, "usage"), &s->call->usage);
-        return emit_text(s, "content", "");
+        read_usage(aigw__json_get(m, "usage"), &s->w.call->usage);
+        return aigw__chunks_emit_text(&s->w, "content", "");
     }
     if (strcmp(type, "content_block_start") == 0 || strcmp(type, "content_block_delta") == 0) {
-        json_object *iv = get(root, "index");
+        json_object *iv = aigw__json_get(root, "index");
         if (!iv || !json_object_is_type(iv, json_type_int) || json_object_get_int64(iv) < 0 ||
             json_object_get_int64(iv) >= MAX_BLOCKS)
-            return stream_bad(s, data, len, "content block event without a valid index");
+            return aigw__chunks_bad(&s->w, data, len, "content block event without a valid index");
         size_t idx = (size_t)json_object_get_int64(iv);
         if (idx >= s->nblocks) {
             size_t n = idx + 8;
             int *t = aigw__reallocarray(s->tool_of_block, n, sizeof *t);
             if (!t)
-                return oom(s->err);
+                return oom(s->w.err);
             for (size_t i = s->nblocks; i < n; i++)
                 t[i] = -1;
             s->tool_of_block = t;
             s->nblocks = n;
         }
         if (type[14] == 's') { /* content_block_start */
-            json_object *b = get(root, "content_block");
+            json_object *b = aigw__json_get(root, "content_block");
             const char *bt = aigw__json_get_string(b, "type");
             if (!bt)
-                return stream_bad(s, data, len, "content_block_start without a block type");
+                return aigw__chunks_bad(&s->w, data, len,
+                                        "content_block_start without a block type");
             if (strcmp(bt, "tool_use") == 0) {
                 const char *id = aigw__json_get_string(b, "id");
                 const char *name = aigw__json_get_string(b, "name");
                 if (!id || !name)
-                    return stream_bad(s, data, len, "tool_use block without id or name");
+                    return aigw__chunks_bad(&s->w, data, len, "tool_use block without id or name");
                 s->tool_of_block[idx] = s->ntools++;
-                return emit_tool(s, s->tool_of_block[idx], id, name, "");
+                return aigw__chunks_emit_tool(&s->w, s->tool_of_block[idx], id, name, "");
             }
             const char *t = NULL, *key = NULL;
             if (strcmp(bt, "text") == 0)
                 t = aigw__json_get_string(b, "text"), key = "content";
             else if (strcmp(bt, "thinking") == 0)
                 t = aigw__json_get_string(b, "thinking"), key = "reasoning_content";
-            return t && *t ? emit_text(s, key, t) : AIGW_OK;
+            return t && *t ? aigw__chunks_emit_text(&s->w, key, t) : AIGW_OK;
         }
-        json_object *d = get(root, "delta");
+        json_object *d = aigw__json_get(root, "delta");
         const char *dt = aigw__json_get_string(d, "type");
         if (!dt)
-            return stream_bad(s, data, len, "content_block_delta without a delta type");
+            return aigw__chunks_bad(&s->w, data, len, "content_block_delta without a delta type");
         if (strcmp(dt, "text_delta") == 0 || strcmp(dt, "thinking_delta") == 0) {
             int is_text = dt[1] == 'e';
             const char *t = aigw__json_get_string(d, is_text ? "text" : "thinking");
             if (!t)
-                return stream_bad(s, data, len, "delta without its text");
-            return *t ? emit_text(s, is_text ? "content" : "reasoning_content", t) : AIGW_OK;
+                return aigw__chunks_bad(&s->w, data, len, "delta without its text");
+            return *t ? aigw__chunks_emit_text(&s->w, is_text ? "content" : "reasoning_content", t)
+                      : AIGW_OK;
         }
         if (strcmp(dt, "input_json_delta") == 0) {
             const char *pj = aigw__json_get_string(d, "partial_json");
             if (!pj || s->tool_of_block[idx] < 0)
-                return stream_bad(s, data, len, "input_json_delta outside a tool_use block");
-            return *pj ? emit_tool(s, s->tool_of_block[idx], NULL, NULL, pj) : AIGW_OK;
+                return aigw__chunks_bad(&s->w, data, len,
+                                        "input_json_delta outside a tool_use block");
+            return *pj ? aigw__chunks_emit_tool(&s->w, s->tool_of_block[idx], NULL, NULL, pj)
+                       : AIGW_OK;
         }
         return AIGW_OK; /* signature_delta, citations_delta, new kinds */
     }
     if (strcmp(type, "message_delta") == 0) {
-        read_usage(get(root, "usage"), &s->call->usage);
-        const char *fr = finish_reason(aigw__json_get_string(get(root, "delta"), "stop_reason"));
+        read_usage(aigw__json_get(root, "usage"), &s->w.call->usage);
+        const char *fr =
+            finish_reason(aigw__json_get_string(aigw__json_get(root, "delta"), "stop_reason"));
         if (!fr)
             return AIGW_OK;
         json_object *d = json_object_new_object();
         if (!d)
-            return oom(s->err);
-        return emit(s, d, fr);
+            return oom(s->w.err);
+        return aigw__chunks_emit(&s->w, 0, d, fr);
     }
     if (strcmp(type, "message_stop") == 0) {
         s->done = 1;
-        return s->call->caller_wants_usage ? emit(s, NULL, NULL) : AIGW_OK;
+        return s->w.call->caller_wants_usage ? aigw__chunks_emit_usage(&s->w) : AIGW_OK;
     }
     return AIGW_OK; /* content_block_stop and unknown events */
 }
@@ -938,10 +786,9 @@ static int on_event(const aigw__sse_event *ev, void *user) {
     if (s->done)
         return 0; /* nothing counts after message_stop */
     json_object *root = NULL;
-    if (aigw__json_parse(ev->data, ev->data_len, "stream event", AIGW_EBADRESPONSE, &root, NULL) ||
-        !json_object_is_type(root, json_type_object))
-        s->status = stream_bad(s, ev->data, ev->data_len, "event data is not a JSON object");
-    else
+    s->status = aigw__chunks_parse_event(&s->w, ev->data, ev->data_len,
+                                         "event data is not a JSON object", &root);
+    if (!s->status)
         s->status = handle(s, root, ev->data, ev->data_len);
     json_object_put(root);
     return s->status != AIGW_OK;
@@ -952,9 +799,7 @@ static aigw_status anthropic_stream_open(aigw__call *call, aigw__chunk_sink sink
     anthropic_stream *s = aigw__calloc(1, sizeof *s);
     if (!s)
         return oom(err);
-    s->call = call;
-    s->sink = sink;
-    s->created = (long long)time(NULL);
+    aigw__chunks_init(&s->w, call, sink, 1, AIGW__USAGE_SUM);
     aigw__sse_init(&s->sse, on_event, s);
     *state = s;
     return AIGW_OK;
@@ -963,27 +808,15 @@ static aigw_status anthropic_stream_open(aigw__call *call, aigw__chunk_sink sink
 static aigw_status anthropic_stream_feed(void *state, const char *bytes, size_t len,
                                          aigw_error **err) {
     anthropic_stream *s = state;
-    s->err = err;
-    aigw_status st = aigw__sse_feed(&s->sse, bytes, len);
-    if (s->status)
-        return s->status;
-    if (st == AIGW_EBADRESPONSE)
-        return aigw__error_set_upstream(err, st, s->call->backend->name, 200, NULL, 0,
-                                        "backend \"%s\": stream event larger than %u bytes",
-                                        s->call->backend->name, AIGW__SSE_MAX_EVENT_BYTES);
-    if (st)
-        return aigw__error_set(err, st, "stream: %s", aigw_strerror(st));
-    return AIGW_OK;
+    s->w.err = err;
+    return aigw__sse_feed_checked(&s->sse, &s->status, s->w.call, bytes, len, err);
 }
 
 static aigw_status anthropic_stream_finish(void *state, aigw_error **err) {
     anthropic_stream *s = state;
     int pending = aigw__sse_finish(&s->sse);
     if (!s->done)
-        return aigw__error_set_upstream(err, AIGW_ETRUNCATED, s->call->backend->name, 200, NULL, 0,
-                                        "backend \"%s\": stream ended without message_stop%s",
-                                        s->call->backend->name,
-                                        pending ? " (inside an event)" : "");
+        return aigw__sse_truncated(s->w.call, "message_stop", pending, err);
     return AIGW_OK;
 }
 
@@ -992,8 +825,7 @@ static void anthropic_stream_free(void *state) {
     if (!s)
         return;
     aigw__sse_free(&s->sse);
-    aigw__free(s->id);
-    aigw__free(s->model);
+    aigw__chunks_free(&s->w);
     aigw__free(s->tool_of_block);
     aigw__free(s);
 }

@@ -76,6 +76,7 @@
 #include <time.h>
 
 #include "adapters/adapter.h"
+#include "adapters/openai_chunks.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/json.h"
@@ -87,38 +88,6 @@ static atomic_ullong bedrock_sequence;
 
 static aigw_status oom(aigw_error **err) {
     return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-}
-
-/* Adds v to o (v == NULL means allocation failed); frees v on failure. */
-static int put(json_object *o, const char *key, json_object *v) {
-    if (!v)
-        return -1;
-    if (json_object_object_add(o, key, v)) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
-}
-
-static int push(json_object *a, json_object *v) {
-    if (!v)
-        return -1;
-    if (json_object_array_add(a, v)) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
-}
-
-static json_object *get(json_object *o, const char *key) {
-    json_object *v = NULL;
-    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-        return NULL;
-    return v;
-}
-
-static int is_number(json_object *v) {
-    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
 }
 
 static void next_id(char *id, size_t size) {
@@ -140,7 +109,7 @@ static aigw_status bad_request(req_ctx *c, const char *what) {
 /* {"text": text} */
 static json_object *text_block(const char *text) {
     json_object *b = json_object_new_object();
-    if (!b || put(b, "text", json_object_new_string(text))) {
+    if (!b || aigw__json_put(b, "text", json_object_new_string(text))) {
         json_object_put(b);
         return NULL;
     }
@@ -150,7 +119,7 @@ static json_object *text_block(const char *text) {
 /* {key: inner}, taking inner. */
 static json_object *wrap(const char *key, json_object *inner) {
     json_object *o = json_object_new_object();
-    if (!o || put(o, key, inner)) {
+    if (!o || aigw__json_put(o, key, inner)) {
         json_object_put(o);
         if (!o)
             json_object_put(inner);
@@ -181,7 +150,7 @@ static aigw_status content_text(req_ctx *c, json_object *content, aigw__buf *b) 
 
 /* An OpenAI image_url part as a Converse image block, into *out. */
 static aigw_status image_block(req_ctx *c, json_object *part, json_object **out) {
-    json_object *iu = get(part, "image_url");
+    json_object *iu = aigw__json_get(part, "image_url");
     const char *url = json_object_is_type(iu, json_type_string) ? json_object_get_string(iu)
                                                                 : aigw__json_get_string(iu, "url");
     if (!url)
@@ -216,12 +185,12 @@ static aigw_status image_block(req_ctx *c, json_object *part, json_object **out)
                                c->call->backend->name, (int)(mlen > 64 ? 64 : mlen), mt);
     json_object *img = json_object_new_object();
     json_object *src = wrap("bytes", json_object_new_string(comma + 1));
-    if (!img || !src || put(img, "format", json_object_new_string(format))) {
+    if (!img || !src || aigw__json_put(img, "format", json_object_new_string(format))) {
         json_object_put(img);
         json_object_put(src);
         return oom(c->err);
     }
-    if (put(img, "source", src)) {
+    if (aigw__json_put(img, "source", src)) {
         json_object_put(img);
         return oom(c->err);
     }
@@ -236,7 +205,7 @@ static aigw_status content_blocks(req_ctx *c, json_object *content, json_object 
         return AIGW_OK;
     if (json_object_is_type(content, json_type_string)) {
         const char *text = json_object_get_string(content);
-        if (*text && push(blocks, text_block(text)))
+        if (*text && aigw__json_push(blocks, text_block(text)))
             return oom(c->err);
         return AIGW_OK;
     }
@@ -249,14 +218,14 @@ static aigw_status content_blocks(req_ctx *c, json_object *content, json_object 
             const char *text = aigw__json_get_string(part, "text");
             if (!text)
                 return bad_request(c, "text part without text");
-            if (*text && push(blocks, text_block(text)))
+            if (*text && aigw__json_push(blocks, text_block(text)))
                 return oom(c->err);
         } else if (type && strcmp(type, "image_url") == 0) {
             json_object *block = NULL;
             aigw_status st = image_block(c, part, &block);
             if (st)
                 return st;
-            if (push(blocks, block))
+            if (aigw__json_push(blocks, block))
                 return oom(c->err);
         } else {
             return aigw__error_set(c->err, AIGW_ENOTSUPPORTED,
@@ -275,7 +244,7 @@ static aigw_status tool_use_blocks(req_ctx *c, json_object *calls, json_object *
         return bad_request(c, "tool_calls is not an array");
     for (size_t i = 0; i < json_object_array_length(calls); i++) {
         json_object *tc = json_object_array_get_idx(calls, i);
-        json_object *fn = get(tc, "function");
+        json_object *fn = aigw__json_get(tc, "function");
         const char *id = aigw__json_get_string(tc, "id");
         const char *name = aigw__json_get_string(fn, "name");
         const char *args = aigw__json_get_string(fn, "arguments");
@@ -296,17 +265,17 @@ static aigw_status tool_use_blocks(req_ctx *c, json_object *calls, json_object *
             return oom(c->err);
         }
         json_object *tu = json_object_new_object();
-        if (!tu || put(tu, "toolUseId", json_object_new_string(id)) ||
-            put(tu, "name", json_object_new_string(name))) {
+        if (!tu || aigw__json_put(tu, "toolUseId", json_object_new_string(id)) ||
+            aigw__json_put(tu, "name", json_object_new_string(name))) {
             json_object_put(tu);
             json_object_put(input);
             return oom(c->err);
         }
-        if (put(tu, "input", input)) {
+        if (aigw__json_put(tu, "input", input)) {
             json_object_put(tu);
             return oom(c->err);
         }
-        if (push(blocks, wrap("toolUse", tu)))
+        if (aigw__json_push(blocks, wrap("toolUse", tu)))
             return oom(c->err);
     }
     return AIGW_OK;
@@ -317,18 +286,19 @@ static aigw_status tool_result_block(req_ctx *c, json_object *msg, json_object *
     if (!id)
         return bad_request(c, "tool message without tool_call_id");
     aigw__buf text = AIGW__BUF_INIT;
-    aigw_status st = content_text(c, get(msg, "content"), &text);
+    aigw_status st = content_text(c, aigw__json_get(msg, "content"), &text);
     if (st) {
         aigw__buf_free(&text);
         return st;
     }
     json_object *tr = json_object_new_object(), *content = json_object_new_array();
-    if (!tr || !content || push(content, text_block(text.data ? text.data : ""))) {
+    if (!tr || !content || aigw__json_push(content, text_block(text.data ? text.data : ""))) {
         json_object_put(tr);
         json_object_put(content);
         st = oom(c->err);
-    } else if (put(tr, "content", content) || put(tr, "toolUseId", json_object_new_string(id)) ||
-               push(blocks, wrap("toolResult", json_object_get(tr)))) {
+    } else if (aigw__json_put(tr, "content", content) ||
+               aigw__json_put(tr, "toolUseId", json_object_new_string(id)) ||
+               aigw__json_push(blocks, wrap("toolResult", json_object_get(tr)))) {
         st = oom(c->err);
     }
     json_object_put(tr);
@@ -338,11 +308,11 @@ static aigw_status tool_result_block(req_ctx *c, json_object *msg, json_object *
 
 /* Translates "messages" into the body's "system" and "messages". */
 static aigw_status translate_messages(req_ctx *c, json_object *req, json_object *body) {
-    json_object *msgs = get(req, "messages");
+    json_object *msgs = aigw__json_get(req, "messages");
     if (!msgs || !json_object_is_type(msgs, json_type_array))
         return bad_request(c, "no \"messages\" array");
     json_object *out = json_object_new_array(), *system = json_object_new_array();
-    if (put(body, "messages", out)) {
+    if (aigw__json_put(body, "messages", out)) {
         json_object_put(system);
         return oom(c->err);
     }
@@ -358,8 +328,8 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
         }
         if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
             aigw__buf text = AIGW__BUF_INIT;
-            st = content_text(c, get(m, "content"), &text);
-            if (!st && text.len && push(system, text_block(text.data)))
+            st = content_text(c, aigw__json_get(m, "content"), &text);
+            if (!st && text.len && aigw__json_push(system, text_block(text.data)))
                 st = oom(c->err);
             aigw__buf_free(&text);
             continue;
@@ -367,12 +337,12 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
         const char *crole = "user";
         json_object_array_del_idx(blocks, 0, json_object_array_length(blocks));
         if (strcmp(role, "user") == 0) {
-            st = content_blocks(c, get(m, "content"), blocks);
+            st = content_blocks(c, aigw__json_get(m, "content"), blocks);
         } else if (strcmp(role, "assistant") == 0) {
             crole = "assistant";
-            st = content_blocks(c, get(m, "content"), blocks);
+            st = content_blocks(c, aigw__json_get(m, "content"), blocks);
             if (!st)
-                st = tool_use_blocks(c, get(m, "tool_calls"), blocks);
+                st = tool_use_blocks(c, aigw__json_get(m, "tool_calls"), blocks);
         } else if (strcmp(role, "tool") == 0) {
             st = tool_result_block(c, m, blocks);
         } else {
@@ -385,17 +355,17 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
         json_object *target;
         if (last_role && strcmp(last_role, crole) == 0) {
             json_object *lastm = json_object_array_get_idx(out, json_object_array_length(out) - 1);
-            target = get(lastm, "content");
+            target = aigw__json_get(lastm, "content");
         } else {
             json_object *nm = json_object_new_object();
             target = json_object_new_array();
-            if (!nm || put(nm, "role", json_object_new_string(crole))) {
+            if (!nm || aigw__json_put(nm, "role", json_object_new_string(crole))) {
                 json_object_put(nm);
                 json_object_put(target);
                 st = oom(c->err);
                 break;
             }
-            if (put(nm, "content", target) || push(out, nm)) {
+            if (aigw__json_put(nm, "content", target) || aigw__json_push(out, nm)) {
                 json_object_put(nm);
                 st = oom(c->err);
                 break;
@@ -403,14 +373,14 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
             last_role = crole;
         }
         for (size_t j = 0; j < json_object_array_length(blocks); j++)
-            if (push(target, json_object_get(json_object_array_get_idx(blocks, j)))) {
+            if (aigw__json_push(target, json_object_get(json_object_array_get_idx(blocks, j)))) {
                 st = oom(c->err);
                 break;
             }
     }
     json_object_put(blocks);
     if (!st && system && json_object_array_length(system)) {
-        if (put(body, "system", system))
+        if (aigw__json_put(body, "system", system))
             st = oom(c->err);
         system = NULL;
     }
@@ -419,8 +389,8 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
 }
 
 static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *body) {
-    json_object *tools = get(req, "tools");
-    json_object *tc = get(req, "tool_choice");
+    json_object *tools = aigw__json_get(req, "tools");
+    json_object *tc = aigw__json_get(req, "tool_choice");
     if (!tools || json_object_is_type(tools, json_type_null))
         return AIGW_OK;
     if (!json_object_is_type(tools, json_type_array))
@@ -434,54 +404,54 @@ static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *bo
         if (!choice)
             return bad_request(c, "unknown \"tool_choice\"");
     } else if (tc && !json_object_is_type(tc, json_type_null)) {
-        if (!(name = aigw__json_get_string(get(tc, "function"), "name")))
+        if (!(name = aigw__json_get_string(aigw__json_get(tc, "function"), "name")))
             return bad_request(c, "unknown \"tool_choice\"");
         choice = "tool";
     }
     if (json_object_array_length(tools) == 0)
         return AIGW_OK; /* Converse refuses an empty tool list */
     json_object *config = json_object_new_object(), *out = json_object_new_array();
-    if (put(body, "toolConfig", config)) {
+    if (aigw__json_put(body, "toolConfig", config)) {
         json_object_put(out);
         return oom(c->err);
     }
-    if (put(config, "tools", out))
+    if (aigw__json_put(config, "tools", out))
         return oom(c->err);
     for (size_t i = 0; i < json_object_array_length(tools); i++) {
         json_object *t = json_object_array_get_idx(tools, i);
         const char *type = aigw__json_get_string(t, "type");
-        json_object *fn = get(t, "function");
+        json_object *fn = aigw__json_get(t, "function");
         const char *fname = aigw__json_get_string(fn, "name");
         if (!type || strcmp(type, "function") != 0 || !fname)
             return bad_request(c, "only function tools with a name are supported");
         const char *desc = aigw__json_get_string(fn, "description");
-        json_object *params = get(fn, "parameters");
+        json_object *params = aigw__json_get(fn, "parameters");
         json_object *schema = params ? json_object_get(params) : json_object_new_object();
-        if (!params && schema && put(schema, "type", json_object_new_string("object"))) {
+        if (!params && schema && aigw__json_put(schema, "type", json_object_new_string("object"))) {
             json_object_put(schema);
             return oom(c->err);
         }
         json_object *spec = json_object_new_object();
-        if (!spec || put(spec, "name", json_object_new_string(fname)) ||
-            (desc && put(spec, "description", json_object_new_string(desc)))) {
+        if (!spec || aigw__json_put(spec, "name", json_object_new_string(fname)) ||
+            (desc && aigw__json_put(spec, "description", json_object_new_string(desc)))) {
             json_object_put(spec);
             json_object_put(schema);
             return oom(c->err);
         }
-        if (put(spec, "inputSchema", wrap("json", schema))) {
+        if (aigw__json_put(spec, "inputSchema", wrap("json", schema))) {
             json_object_put(spec);
             return oom(c->err);
         }
-        if (push(out, wrap("toolSpec", spec)))
+        if (aigw__json_push(out, wrap("toolSpec", spec)))
             return oom(c->err);
     }
     if (choice) {
         json_object *inner = json_object_new_object();
-        if (inner && name && put(inner, "name", json_object_new_string(name))) {
+        if (inner && name && aigw__json_put(inner, "name", json_object_new_string(name))) {
             json_object_put(inner);
             return oom(c->err);
         }
-        if (put(config, "toolChoice", wrap(choice, inner)))
+        if (aigw__json_put(config, "toolChoice", wrap(choice, inner)))
             return oom(c->err);
     }
     return AIGW_OK;
@@ -491,7 +461,7 @@ static aigw_status build_converse(req_ctx *c, json_object *body) {
     json_object *req = c->call->request, *v;
     if (!req || !json_object_is_type(req, json_type_object))
         return bad_request(c, "not a JSON object");
-    if ((v = get(req, "n")) && is_number(v) && json_object_get_int64(v) > 1)
+    if ((v = aigw__json_get(req, "n")) && aigw__json_is_number(v) && json_object_get_int64(v) > 1)
         return aigw__error_set(c->err, AIGW_ENOTSUPPORTED,
                                "backend \"%s\": Bedrock Converse answers one choice: \"n\" > 1 "
                                "is not supported",
@@ -502,19 +472,21 @@ static aigw_status build_converse(req_ctx *c, json_object *body) {
     json_object *ic = json_object_new_object();
     if (!ic)
         return oom(c->err);
-    if ((((v = get(req, "max_completion_tokens")) && is_number(v)) ||
-         ((v = get(req, "max_tokens")) && is_number(v))) &&
-        put(ic, "maxTokens", json_object_new_int64(json_object_get_int64(v))))
+    if ((((v = aigw__json_get(req, "max_completion_tokens")) && aigw__json_is_number(v)) ||
+         ((v = aigw__json_get(req, "max_tokens")) && aigw__json_is_number(v))) &&
+        aigw__json_put(ic, "maxTokens", json_object_new_int64(json_object_get_int64(v))))
         goto fail_oom;
-    if ((v = get(req, "temperature")) && is_number(v) && put(ic, "temperature", json_object_get(v)))
+    if ((v = aigw__json_get(req, "temperature")) && aigw__json_is_number(v) &&
+        aigw__json_put(ic, "temperature", json_object_get(v)))
         goto fail_oom;
-    if ((v = get(req, "top_p")) && is_number(v) && put(ic, "topP", json_object_get(v)))
+    if ((v = aigw__json_get(req, "top_p")) && aigw__json_is_number(v) &&
+        aigw__json_put(ic, "topP", json_object_get(v)))
         goto fail_oom;
-    if ((v = get(req, "stop")) != NULL) {
+    if ((v = aigw__json_get(req, "stop")) != NULL) {
         json_object *seqs = NULL;
         if (json_object_is_type(v, json_type_string)) {
             seqs = json_object_new_array();
-            if (push(seqs, json_object_new_string(json_object_get_string(v)))) {
+            if (aigw__json_push(seqs, json_object_new_string(json_object_get_string(v)))) {
                 json_object_put(seqs);
                 goto fail_oom;
             }
@@ -529,11 +501,11 @@ static aigw_status build_converse(req_ctx *c, json_object *body) {
             json_object_put(ic);
             return bad_request(c, "\"stop\" is not a string or an array");
         }
-        if (seqs && put(ic, "stopSequences", seqs))
+        if (seqs && aigw__json_put(ic, "stopSequences", seqs))
             goto fail_oom;
     }
     if (json_object_object_length(ic)) {
-        if (put(body, "inferenceConfig", ic))
+        if (aigw__json_put(body, "inferenceConfig", ic))
             return oom(c->err);
     } else {
         json_object_put(ic);
@@ -564,13 +536,13 @@ static aigw_status build_embed(req_ctx *c, json_object *body) {
                                "backend \"%s\": embeddings for model \"%.128s\" are not supported "
                                "(amazon.titan-embed-text* and cohere.embed-* are)",
                                c->call->backend->name, c->call->model);
-    json_object *input = get(req, "input");
+    json_object *input = aigw__json_get(req, "input");
     if (!input)
         return bad_request(c, "no \"input\"");
     json_object *texts = NULL;
     if (json_object_is_type(input, json_type_string)) {
         texts = json_object_new_array();
-        if (push(texts, json_object_get(input))) {
+        if (aigw__json_push(texts, json_object_get(input))) {
             json_object_put(texts);
             return oom(c->err);
         }
@@ -590,15 +562,17 @@ static aigw_status build_embed(req_ctx *c, json_object *body) {
                                  "backend \"%s\": Titan text embeddings take one text per call: "
                                  "send \"input\" as a single string",
                                  c->call->backend->name);
-        } else if (put(body, "inputText", json_object_get(json_object_array_get_idx(texts, 0))) ||
-                   ((v = get(req, "dimensions")) && is_number(v) &&
-                    put(body, "dimensions", json_object_new_int64(json_object_get_int64(v)))) ||
-                   put(body, "normalize", json_object_new_boolean(1))) {
+        } else if (aigw__json_put(body, "inputText",
+                                  json_object_get(json_object_array_get_idx(texts, 0))) ||
+                   ((v = aigw__json_get(req, "dimensions")) && aigw__json_is_number(v) &&
+                    aigw__json_put(body, "dimensions",
+                                   json_object_new_int64(json_object_get_int64(v)))) ||
+                   aigw__json_put(body, "normalize", json_object_new_boolean(1))) {
             st = oom(c->err);
         }
     } else {
-        if (put(body, "texts", json_object_get(texts)) ||
-            put(body, "input_type", json_object_new_string("search_document")))
+        if (aigw__json_put(body, "texts", json_object_get(texts)) ||
+            aigw__json_put(body, "input_type", json_object_new_string("search_document")))
             st = oom(c->err);
     }
     json_object_put(texts);
@@ -670,10 +644,10 @@ static const char *finish_reason(const char *stop_reason) {
     return "stop"; /* end_turn, stop_sequence, anything new */
 }
 
+/* Like aigw__json_get_ll, but negative counts are -1 too. */
 static long long get_ll(json_object *o, const char *key) {
-    json_object *v = get(o, key);
-    return v && is_number(v) && json_object_get_int64(v) >= 0 ? (long long)json_object_get_int64(v)
-                                                              : -1;
+    long long v = aigw__json_get_ll(o, key);
+    return v >= 0 ? v : -1;
 }
 
 /* Reads a Converse usage object into u; fields it lacks stay as they were. */
@@ -685,40 +659,13 @@ static void read_usage(json_object *usage, aigw__usage *u) {
     long long cw = get_ll(usage, "cacheWriteInputTokens");
     long long out = get_ll(usage, "outputTokens");
     if (in >= 0) {
-        u->input_tokens = in + (cr > 0 ? cr : 0) + (cw > 0 ? cw : 0);
+        u->input_tokens = aigw__tokens_add(aigw__tokens_add(in, cr > 0 ? cr : 0), cw > 0 ? cw : 0);
         u->cached_input_tokens = cr > 0 ? cr : 0;
     }
     if (out >= 0)
         u->output_tokens = out;
     if (u->input_tokens >= 0 && u->output_tokens >= 0)
-        u->total_tokens = u->input_tokens + u->output_tokens;
-}
-
-static json_object *usage_json(const aigw__usage *u) {
-    json_object *o = json_object_new_object(), *d = json_object_new_object();
-    long long in = u->input_tokens > 0 ? u->input_tokens : 0;
-    long long out = u->output_tokens > 0 ? u->output_tokens : 0;
-    if (!o || !d || put(o, "prompt_tokens", json_object_new_int64(in)) ||
-        put(o, "completion_tokens", json_object_new_int64(out)) ||
-        put(o, "total_tokens", json_object_new_int64(in + out)) ||
-        put(d, "cached_tokens",
-            json_object_new_int64(u->cached_input_tokens > 0 ? u->cached_input_tokens : 0))) {
-        json_object_put(o);
-        json_object_put(d);
-        return NULL;
-    }
-    if (put(o, "prompt_tokens_details", d)) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
-
-static aigw_status bad_response(aigw__call *call, const char *body, size_t len, const char *why,
-                                aigw_error **err) {
-    return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, call->backend->name, 200, body,
-                                    len > 4096 ? 4096 : len, "backend \"%s\": %s",
-                                    call->backend->name, why);
+        u->total_tokens = aigw__tokens_add(u->input_tokens, u->output_tokens);
 }
 
 /* Parses body as a JSON object into *root, or fails with EBADRESPONSE. */
@@ -726,24 +673,25 @@ static aigw_status parse_object(aigw__call *call, const char *body, size_t len, 
                                 aigw_error **err) {
     aigw_error *perr = NULL;
     if (aigw__json_parse(body, len, "upstream response", AIGW_EBADRESPONSE, root, &perr)) {
-        aigw_status st = bad_response(call, body, len, aigw_error_message(perr), err);
+        aigw_status st = aigw__bad_response(call, body, len, aigw_error_message(perr), err);
         aigw_error_free(perr);
         return st;
     }
     if (!json_object_is_type(*root, json_type_object)) {
         json_object_put(*root);
         *root = NULL;
-        return bad_response(call, body, len, "response is not a JSON object", err);
+        return aigw__bad_response(call, body, len, "response is not a JSON object", err);
     }
     return AIGW_OK;
 }
 
 static aigw_status parse_converse(aigw__call *call, json_object *root, const char *body, size_t len,
                                   aigw__buf *out, aigw_error **err) {
-    json_object *content = get(get(get(root, "output"), "message"), "content");
+    json_object *content =
+        aigw__json_get(aigw__json_get(aigw__json_get(root, "output"), "message"), "content");
     if (!content || !json_object_is_type(content, json_type_array))
-        return bad_response(call, body, len,
-                            "response is not a Converse answer (no output.message.content)", err);
+        return aigw__bad_response(
+            call, body, len, "response is not a Converse answer (no output.message.content)", err);
     aigw__buf text = AIGW__BUF_INIT, thinking = AIGW__BUF_INIT;
     int has_text = 0, has_thinking = 0;
     aigw_status st = AIGW_OK;
@@ -757,29 +705,30 @@ static aigw_status parse_converse(aigw__call *call, json_object *root, const cha
         if ((t = aigw__json_get_string(b, "text")) != NULL) {
             fail = aigw__buf_puts(&text, t) != AIGW_OK;
             has_text = 1;
-        } else if ((tu = get(b, "toolUse")) != NULL) {
+        } else if ((tu = aigw__json_get(b, "toolUse")) != NULL) {
             const char *id = aigw__json_get_string(tu, "toolUseId");
             const char *name = aigw__json_get_string(tu, "name");
-            json_object *input = get(tu, "input");
+            json_object *input = aigw__json_get(tu, "input");
             if (!id || !name) {
-                st = bad_response(call, body, len, "toolUse block without toolUseId or name", err);
+                st = aigw__bad_response(call, body, len, "toolUse block without toolUseId or name",
+                                        err);
                 break;
             }
             const char *args =
                 input ? json_object_to_json_string_ext(input, AIGW__JSON_FLAGS) : "{}";
             json_object *tc = json_object_new_object(), *fn = json_object_new_object();
-            if (!tc || !fn || put(fn, "name", json_object_new_string(name)) ||
-                put(fn, "arguments", json_object_new_string(args ? args : "{}")) ||
-                put(tc, "id", json_object_new_string(id)) ||
-                put(tc, "type", json_object_new_string("function"))) {
+            if (!tc || !fn || aigw__json_put(fn, "name", json_object_new_string(name)) ||
+                aigw__json_put(fn, "arguments", json_object_new_string(args ? args : "{}")) ||
+                aigw__json_put(tc, "id", json_object_new_string(id)) ||
+                aigw__json_put(tc, "type", json_object_new_string("function"))) {
                 json_object_put(tc);
                 json_object_put(fn);
                 fail = 1;
-            } else if (put(tc, "function", fn) || push(tool_calls, tc)) {
+            } else if (aigw__json_put(tc, "function", fn) || aigw__json_push(tool_calls, tc)) {
                 fail = 1;
             }
-        } else if ((rc = get(b, "reasoningContent")) != NULL) {
-            const char *rt = aigw__json_get_string(get(rc, "reasoningText"), "text");
+        } else if ((rc = aigw__json_get(b, "reasoningContent")) != NULL) {
+            const char *rt = aigw__json_get_string(aigw__json_get(rc, "reasoningText"), "text");
             if (rt && aigw__buf_puts(&thinking, rt))
                 fail = 1;
             has_thinking = 1;
@@ -789,31 +738,34 @@ static aigw_status parse_converse(aigw__call *call, json_object *root, const cha
     if (!fail && !st) {
         char id[64];
         next_id(id, sizeof id);
-        read_usage(get(root, "usage"), &call->usage);
-        fail = put(msg, "role", json_object_new_string("assistant")) ||
+        read_usage(aigw__json_get(root, "usage"), &call->usage);
+        fail = aigw__json_put(msg, "role", json_object_new_string("assistant")) ||
                json_object_object_add(msg, "content",
                                       has_text ? json_object_new_string(text.data ? text.data : "")
                                                : NULL) ||
-               (has_thinking && put(msg, "reasoning_content",
-                                    json_object_new_string(thinking.data ? thinking.data : "")));
+               (has_thinking &&
+                aigw__json_put(msg, "reasoning_content",
+                               json_object_new_string(thinking.data ? thinking.data : "")));
         if (!fail && json_object_array_length(tool_calls)) {
-            fail = put(msg, "tool_calls", tool_calls);
+            fail = aigw__json_put(msg, "tool_calls", tool_calls);
             tool_calls = NULL;
         }
-        fail = fail || put(choice, "index", json_object_new_int(0)) || put(choice, "message", msg);
+        fail = fail || aigw__json_put(choice, "index", json_object_new_int(0)) ||
+               aigw__json_put(choice, "message", msg);
         msg = NULL;
         fail = fail ||
                json_object_object_add(choice, "finish_reason",
                                       fr ? json_object_new_string(fr) : NULL) ||
-               json_object_object_add(choice, "logprobs", NULL) || push(choices, choice);
+               json_object_object_add(choice, "logprobs", NULL) || aigw__json_push(choices, choice);
         choice = NULL;
-        fail = fail || put(res, "id", json_object_new_string(id)) ||
-               put(res, "object", json_object_new_string("chat.completion")) ||
-               put(res, "created", json_object_new_int64((int64_t)time(NULL))) ||
-               put(res, "model", json_object_new_string(call->model)) ||
-               put(res, "choices", choices);
+        fail = fail || aigw__json_put(res, "id", json_object_new_string(id)) ||
+               aigw__json_put(res, "object", json_object_new_string("chat.completion")) ||
+               aigw__json_put(res, "created", json_object_new_int64((int64_t)time(NULL))) ||
+               aigw__json_put(res, "model", json_object_new_string(call->model)) ||
+               aigw__json_put(res, "choices", choices);
         choices = NULL;
-        fail = fail || put(res, "usage", usage_json(&call->usage));
+        fail = fail ||
+               aigw__json_put(res, "usage", aigw__openai_usage_json(&call->usage, AIGW__USAGE_SUM));
         size_t n;
         const char *s = fail ? NULL : json_object_to_json_string_length(res, AIGW__JSON_FLAGS, &n);
         if (!s || aigw__buf_append(out, s, n))
@@ -841,7 +793,7 @@ static json_object *embedding_value(json_object *vec, int base64, int *bad) {
     }
     size_t n = json_object_array_length(vec);
     for (size_t i = 0; i < n; i++)
-        if (!is_number(json_object_array_get_idx(vec, i))) {
+        if (!aigw__json_is_number(json_object_array_get_idx(vec, i))) {
             *bad = 1;
             return NULL;
         }
@@ -883,24 +835,25 @@ static aigw_status parse_embed(aigw__call *call, json_object *root, const char *
         vectors = json_object_new_array();
         if (!vectors)
             return oom(err);
-        json_object *e = get(root, "embedding");
-        if (e && push(vectors, json_object_get(e))) {
+        json_object *e = aigw__json_get(root, "embedding");
+        if (e && aigw__json_push(vectors, json_object_get(e))) {
             json_object_put(vectors);
             return oom(err);
         }
         tokens = get_ll(root, "inputTextTokenCount");
     } else if (fam == EMBED_COHERE) {
-        json_object *e = get(root, "embeddings");
+        json_object *e = aigw__json_get(root, "embeddings");
         if (e && json_object_is_type(e, json_type_object))
-            e = get(e, "float"); /* embedding_types form */
+            e = aigw__json_get(e, "float"); /* embedding_types form */
         vectors = json_object_get(e);
     } else {
-        return bad_response(call, body, len, "embeddings answer for an unknown model family", err);
+        return aigw__bad_response(call, body, len, "embeddings answer for an unknown model family",
+                                  err);
     }
     if (!vectors || !json_object_is_type(vectors, json_type_array) ||
         !json_object_array_length(vectors)) {
         json_object_put(vectors);
-        return bad_response(call, body, len, "response holds no embeddings", err);
+        return aigw__bad_response(call, body, len, "response holds no embeddings", err);
     }
     aigw_status st = AIGW_OK;
     json_object *res = json_object_new_object(), *data = json_object_new_array();
@@ -912,18 +865,18 @@ static aigw_status parse_embed(aigw__call *call, json_object *root, const char *
             break;
         }
         json_object *item = json_object_new_object();
-        if (!item || put(item, "object", json_object_new_string("embedding")) ||
-            put(item, "index", json_object_new_int64((int64_t)i))) {
+        if (!item || aigw__json_put(item, "object", json_object_new_string("embedding")) ||
+            aigw__json_put(item, "index", json_object_new_int64((int64_t)i))) {
             json_object_put(item);
             json_object_put(v);
             fail = 1;
-        } else if (put(item, "embedding", v) || push(data, item)) {
+        } else if (aigw__json_put(item, "embedding", v) || aigw__json_push(data, item)) {
             json_object_put(item);
             fail = 1;
         }
     }
     if (bad) {
-        st = bad_response(call, body, len, "an embedding is not an array of numbers", err);
+        st = aigw__bad_response(call, body, len, "an embedding is not an array of numbers", err);
     } else if (!fail) {
         if (tokens >= 0) {
             call->usage.input_tokens = tokens;
@@ -932,15 +885,16 @@ static aigw_status parse_embed(aigw__call *call, json_object *root, const char *
         }
         json_object *u = json_object_new_object();
         long long t = tokens >= 0 ? tokens : 0;
-        fail = !u || put(u, "prompt_tokens", json_object_new_int64(t)) ||
-               put(u, "total_tokens", json_object_new_int64(t));
+        fail = !u || aigw__json_put(u, "prompt_tokens", json_object_new_int64(t)) ||
+               aigw__json_put(u, "total_tokens", json_object_new_int64(t));
         if (fail) {
             json_object_put(u);
         } else {
-            fail = put(res, "object", json_object_new_string("list")) || put(res, "data", data);
+            fail = aigw__json_put(res, "object", json_object_new_string("list")) ||
+                   aigw__json_put(res, "data", data);
             data = NULL;
-            fail = fail || put(res, "model", json_object_new_string(call->model)) ||
-                   put(res, "usage", u);
+            fail = fail || aigw__json_put(res, "model", json_object_new_string(call->model)) ||
+                   aigw__json_put(res, "usage", u);
             size_t n;
             const char *s =
                 fail ? NULL : json_object_to_json_string_length(res, AIGW__JSON_FLAGS, &n);
@@ -959,8 +913,8 @@ static aigw_status parse_embed(aigw__call *call, json_object *root, const char *
 static aigw_status bedrock_parse(aigw__call *call, const char *body, size_t len, aigw__buf *out,
                                  aigw_error **err) {
     if (call->op != AIGW__OP_CHAT && call->op != AIGW__OP_EMBED)
-        return bad_response(call, body, len, "only chat and embeddings responses are expected",
-                            err);
+        return aigw__bad_response(call, body, len,
+                                  "only chat and embeddings responses are expected", err);
     json_object *root = NULL;
     aigw_status st = parse_object(call, body, len, &root, err);
     if (st)
@@ -1012,116 +966,24 @@ static aigw_status bedrock_error(aigw__call *call, long http_status, const char 
 /* ---- streaming ---- */
 
 typedef struct bedrock_stream {
-    aigw__call *call;
-    aigw__chunk_sink sink;
+    aigw__chunk_writer w; /* id "chatcmpl-bedrock-N", model call->model */
     aigw__es_decoder es;
-    aigw_error **err; /* set for the duration of each feed */
     aigw_status status;
-    int stopped;   /* messageStop arrived */
-    int metadata;  /* metadata arrived */
-    int role_sent; /* a chunk carried delta.role */
-    char id[64];
-    long long created;
+    int stopped;        /* messageStop arrived */
+    int metadata;       /* metadata arrived */
     int *tool_of_block; /* contentBlockIndex → OpenAI tool ordinal, -1 if none */
     size_t nblocks;
     int ntools;
 } bedrock_stream;
 
-static aigw_status stream_bad(bedrock_stream *s, const char *data, size_t len, const char *why) {
-    return aigw__error_set_upstream(s->err, AIGW_EBADRESPONSE, s->call->backend->name, 200, data,
-                                    len > 4096 ? 4096 : len, "backend \"%s\": stream: %s",
-                                    s->call->backend->name, why);
-}
-
-/* Sends one chunk: `delta` (taken; NULL for the usage chunk, which has
- * empty choices and `usage`) and a finish reason or NULL. */
-static aigw_status emit(bedrock_stream *s, json_object *delta, const char *fr) {
-    json_object *c = json_object_new_object(), *choices = json_object_new_array();
-    int fail = !c || !choices || put(c, "id", json_object_new_string(s->id)) ||
-               put(c, "object", json_object_new_string("chat.completion.chunk")) ||
-               put(c, "created", json_object_new_int64(s->created)) ||
-               put(c, "model", json_object_new_string(s->call->model));
-    int usage_chunk = delta == NULL;
-    if (!fail && delta) {
-        json_object *ch = json_object_new_object();
-        if (!s->role_sent && put(delta, "role", json_object_new_string("assistant")))
-            fail = 1;
-        s->role_sent = 1;
-        if (fail || !ch || put(ch, "index", json_object_new_int(0))) {
-            json_object_put(ch);
-            fail = 1;
-        } else {
-            fail = put(ch, "delta", delta);
-            delta = NULL;
-            fail = fail ||
-                   json_object_object_add(ch, "finish_reason",
-                                          fr ? json_object_new_string(fr) : NULL) ||
-                   push(choices, ch);
-        }
-    }
-    if (!fail) {
-        fail = put(c, "choices", choices);
-        choices = NULL;
-    }
-    if (!fail && usage_chunk)
-        fail = put(c, "usage", usage_json(&s->call->usage));
-    json_object_put(delta);
-    json_object_put(choices);
-    size_t n = 0;
-    const char *text = fail ? NULL : json_object_to_json_string_length(c, AIGW__JSON_FLAGS, &n);
-    aigw_status st = AIGW_OK;
-    if (!text)
-        st = oom(s->err);
-    else if (s->sink.on_chunk(text, n, s->sink.user))
-        st = aigw__error_set(s->err, AIGW_ESTOPPED, "stream stopped by the callback");
-    json_object_put(c);
-    return st;
-}
-
-static aigw_status emit_text(bedrock_stream *s, const char *key, const char *text) {
-    json_object *d = json_object_new_object();
-    if (!d || put(d, key, json_object_new_string(text))) {
-        json_object_put(d);
-        return oom(s->err);
-    }
-    return emit(s, d, NULL);
-}
-
-/* A delta with one tool call: {index, [id, type, function.name], function.arguments}. */
-static aigw_status emit_tool(bedrock_stream *s, int ordinal, const char *id, const char *name,
-                             const char *args) {
-    json_object *d = json_object_new_object(), *arr = json_object_new_array(),
-                *tc = json_object_new_object(), *fn = json_object_new_object();
-    int fail = !d || !arr || !tc || !fn || put(tc, "index", json_object_new_int(ordinal)) ||
-               (id && (put(tc, "id", json_object_new_string(id)) ||
-                       put(tc, "type", json_object_new_string("function")))) ||
-               (name && put(fn, "name", json_object_new_string(name))) ||
-               put(fn, "arguments", json_object_new_string(args));
-    if (!fail) {
-        fail = put(tc, "function", fn);
-        fn = NULL;
-        fail = fail || push(arr, tc);
-        tc = NULL;
-        fail = fail || put(d, "tool_calls", arr);
-        arr = NULL;
-    }
-    json_object_put(fn);
-    json_object_put(tc);
-    json_object_put(arr);
-    if (fail) {
-        json_object_put(d);
-        return oom(s->err);
-    }
-    return emit(s, d, NULL);
-}
-
 /* The slot for contentBlockIndex in root, or -1 after setting an error. */
 static long block_slot(bedrock_stream *s, json_object *root, const char *data, size_t len,
                        aigw_status *st) {
-    json_object *iv = get(root, "contentBlockIndex");
+    json_object *iv = aigw__json_get(root, "contentBlockIndex");
     if (!iv || !json_object_is_type(iv, json_type_int) || json_object_get_int64(iv) < 0 ||
         json_object_get_int64(iv) >= MAX_BLOCKS) {
-        *st = stream_bad(s, data, len, "content block event without a valid contentBlockIndex");
+        *st = aigw__chunks_bad(&s->w, data, len,
+                               "content block event without a valid contentBlockIndex");
         return -1;
     }
     size_t idx = (size_t)json_object_get_int64(iv);
@@ -1129,7 +991,7 @@ static long block_slot(bedrock_stream *s, json_object *root, const char *data, s
         size_t n = idx + 8;
         int *t = aigw__reallocarray(s->tool_of_block, n, sizeof *t);
         if (!t) {
-            *st = oom(s->err);
+            *st = oom(s->w.err);
             return -1;
         }
         for (size_t i = s->nblocks; i < n; i++)
@@ -1144,42 +1006,43 @@ static aigw_status handle_event(bedrock_stream *s, const char *type, json_object
                                 const char *data, size_t len) {
     aigw_status st = AIGW_OK;
     if (strcmp(type, "messageStart") == 0) {
-        if (s->role_sent)
+        if (s->w.role_sent)
             return AIGW_OK;
-        return emit_text(s, "content", "");
+        return aigw__chunks_emit_text(&s->w, "content", "");
     }
     if (strcmp(type, "contentBlockStart") == 0) {
         long idx = block_slot(s, root, data, len, &st);
         if (idx < 0)
             return st;
-        json_object *tu = get(get(root, "start"), "toolUse");
+        json_object *tu = aigw__json_get(aigw__json_get(root, "start"), "toolUse");
         if (!tu)
             return AIGW_OK;
         const char *id = aigw__json_get_string(tu, "toolUseId");
         const char *name = aigw__json_get_string(tu, "name");
         if (!id || !name)
-            return stream_bad(s, data, len, "toolUse start without toolUseId or name");
+            return aigw__chunks_bad(&s->w, data, len, "toolUse start without toolUseId or name");
         if (s->tool_of_block[idx] < 0)
             s->tool_of_block[idx] = s->ntools++;
-        return emit_tool(s, s->tool_of_block[idx], id, name, "");
+        return aigw__chunks_emit_tool(&s->w, s->tool_of_block[idx], id, name, "");
     }
     if (strcmp(type, "contentBlockDelta") == 0) {
         long idx = block_slot(s, root, data, len, &st);
         if (idx < 0)
             return st;
-        json_object *d = get(root, "delta"), *v;
+        json_object *d = aigw__json_get(root, "delta"), *v;
         const char *t;
         if ((t = aigw__json_get_string(d, "text")) != NULL)
-            return *t ? emit_text(s, "content", t) : AIGW_OK;
-        if ((v = get(d, "toolUse")) != NULL) {
+            return *t ? aigw__chunks_emit_text(&s->w, "content", t) : AIGW_OK;
+        if ((v = aigw__json_get(d, "toolUse")) != NULL) {
             const char *in = aigw__json_get_string(v, "input");
             if (!in || s->tool_of_block[idx] < 0)
-                return stream_bad(s, data, len, "toolUse delta outside a toolUse block");
-            return *in ? emit_tool(s, s->tool_of_block[idx], NULL, NULL, in) : AIGW_OK;
+                return aigw__chunks_bad(&s->w, data, len, "toolUse delta outside a toolUse block");
+            return *in ? aigw__chunks_emit_tool(&s->w, s->tool_of_block[idx], NULL, NULL, in)
+                       : AIGW_OK;
         }
-        if ((v = get(d, "reasoningContent")) != NULL) {
+        if ((v = aigw__json_get(d, "reasoningContent")) != NULL) {
             t = aigw__json_get_string(v, "text");
-            return t && *t ? emit_text(s, "reasoning_content", t) : AIGW_OK;
+            return t && *t ? aigw__chunks_emit_text(&s->w, "reasoning_content", t) : AIGW_OK;
         }
         return AIGW_OK; /* signatures, citations, new kinds */
     }
@@ -1188,13 +1051,13 @@ static aigw_status handle_event(bedrock_stream *s, const char *type, json_object
         const char *fr = finish_reason(aigw__json_get_string(root, "stopReason"));
         json_object *d = json_object_new_object();
         if (!d)
-            return oom(s->err);
-        return emit(s, d, fr ? fr : "stop");
+            return oom(s->w.err);
+        return aigw__chunks_emit(&s->w, 0, d, fr ? fr : "stop");
     }
     if (strcmp(type, "metadata") == 0) {
         s->metadata = 1;
-        read_usage(get(root, "usage"), &s->call->usage);
-        return s->call->caller_wants_usage ? emit(s, NULL, NULL) : AIGW_OK;
+        read_usage(aigw__json_get(root, "usage"), &s->w.call->usage);
+        return s->w.call->caller_wants_usage ? aigw__chunks_emit_usage(&s->w) : AIGW_OK;
     }
     return AIGW_OK; /* contentBlockStop and unknown events */
 }
@@ -1218,9 +1081,9 @@ static aigw_status handle_exception(bedrock_stream *s, const aigw__es_message *m
         es = AIGW_EBADREQUEST;
     char msg[1024];
     aws_message(m->payload, m->payload_len, msg, sizeof msg);
-    return aigw__error_set_upstream(s->err, es, s->call->backend->name, 200, m->payload,
+    return aigw__error_set_upstream(s->w.err, es, s->w.call->backend->name, 200, m->payload,
                                     m->payload_len > 4096 ? 4096 : m->payload_len,
-                                    "backend \"%s\": %s in stream: %s", s->call->backend->name,
+                                    "backend \"%s\": %s in stream: %s", s->w.call->backend->name,
                                     *et ? et : "exception", msg[0] ? msg : "(no message)");
 }
 
@@ -1236,9 +1099,9 @@ static int on_message(const aigw__es_message *m, void *user) {
         const aigw__es_header *code = find_header(m, ":error-code");
         const aigw__es_header *text = find_header(m, ":error-message");
         s->status = aigw__error_set_upstream(
-            s->err, AIGW_EUPSTREAM, s->call->backend->name, 200, m->payload,
+            s->w.err, AIGW_EUPSTREAM, s->w.call->backend->name, 200, m->payload,
             m->payload_len > 4096 ? 4096 : m->payload_len,
-            "backend \"%s\": error in stream: %.*s: %.*s", s->call->backend->name,
+            "backend \"%s\": error in stream: %.*s: %.*s", s->w.call->backend->name,
             code ? (int)(code->value_len > 128 ? 128 : code->value_len) : 7,
             code ? code->value : "unknown",
             text ? (int)(text->value_len > 512 ? 512 : text->value_len) : 12,
@@ -1248,13 +1111,11 @@ static int on_message(const aigw__es_message *m, void *user) {
     if (strcmp(m->message_type, "event") != 0)
         return 0; /* unknown message types */
     json_object *root = NULL;
-    if (aigw__json_parse(m->payload, m->payload_len, "stream event", AIGW_EBADRESPONSE, &root,
-                         NULL) ||
-        !json_object_is_type(root, json_type_object)) {
-        s->status = stream_bad(s, m->payload, m->payload_len, "event payload is not a JSON object");
-    } else {
+    s->status = aigw__chunks_parse_event(&s->w, m->payload, m->payload_len,
+                                         "event payload is not a JSON object", &root);
+    if (!s->status) {
         /* Tolerate the payload wrapped in its event name. */
-        json_object *inner = get(root, m->event_type);
+        json_object *inner = aigw__json_get(root, m->event_type);
         if (inner && json_object_is_type(inner, json_type_object))
             s->status = handle_event(s, m->event_type, inner, m->payload, m->payload_len);
         else
@@ -1269,10 +1130,13 @@ static aigw_status bedrock_stream_open(aigw__call *call, aigw__chunk_sink sink, 
     bedrock_stream *s = aigw__calloc(1, sizeof *s);
     if (!s)
         return oom(err);
-    s->call = call;
-    s->sink = sink;
-    s->created = (long long)time(NULL);
-    next_id(s->id, sizeof s->id);
+    aigw__chunks_init(&s->w, call, sink, 1, AIGW__USAGE_SUM);
+    char id[64];
+    next_id(id, sizeof id);
+    if (!(s->w.id = aigw__strdup(id))) {
+        aigw__free(s);
+        return oom(err);
+    }
     aigw__es_init(&s->es, on_message, s);
     *state = s;
     return AIGW_OK;
@@ -1284,15 +1148,15 @@ static aigw_status bedrock_stream_feed(void *state, const char *bytes, size_t le
     if (s->status)
         return aigw__error_set(err, s->status, "stream: already failed: %s",
                                aigw_strerror(s->status));
-    s->err = err;
+    s->w.err = err;
     aigw_status st = aigw__es_feed(&s->es, bytes, len);
-    s->err = NULL;
+    s->w.err = NULL;
     if (s->status)
         return s->status;
     if (st == AIGW_EBADRESPONSE)
-        return aigw__error_set_upstream(err, st, s->call->backend->name, 200, NULL, 0,
+        return aigw__error_set_upstream(err, st, s->w.call->backend->name, 200, NULL, 0,
                                         "backend \"%s\": stream: bad event-stream framing: %s",
-                                        s->call->backend->name,
+                                        s->w.call->backend->name,
                                         s->es.detail[0] ? s->es.detail : "(no detail)");
     if (st)
         return aigw__error_set(err, st, "stream: %s", aigw_strerror(st));
@@ -1307,8 +1171,8 @@ static aigw_status bedrock_stream_finish(void *state, aigw_error **err) {
     int pending = aigw__es_finish(&s->es);
     if (!s->stopped || !s->metadata)
         return aigw__error_set_upstream(
-            err, AIGW_ETRUNCATED, s->call->backend->name, 200, NULL, 0,
-            "backend \"%s\": stream ended without %s%s", s->call->backend->name,
+            err, AIGW_ETRUNCATED, s->w.call->backend->name, 200, NULL, 0,
+            "backend \"%s\": stream ended without %s%s", s->w.call->backend->name,
             !s->stopped ? "messageStop" : "metadata", pending ? " (inside a message)" : "");
     return AIGW_OK;
 }
@@ -1318,6 +1182,7 @@ static void bedrock_stream_free(void *state) {
     if (!s)
         return;
     aigw__es_free(&s->es);
+    aigw__chunks_free(&s->w);
     aigw__free(s->tool_of_block);
     aigw__free(s);
 }

@@ -74,6 +74,7 @@
 
 #include <openssl/evp.h>
 
+#include "adapters/openai_chunks.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/json.h"
@@ -83,38 +84,6 @@
 
 static aigw_status oom(aigw_error **err) {
     return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-}
-
-/* Adds v to o (v == NULL means allocation failed); frees v on failure. */
-static int put(json_object *o, const char *key, json_object *v) {
-    if (!v)
-        return -1;
-    if (json_object_object_add(o, key, v)) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
-}
-
-static int push(json_object *a, json_object *v) {
-    if (!v)
-        return -1;
-    if (json_object_array_add(a, v)) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
-}
-
-static json_object *get(json_object *o, const char *key) {
-    json_object *v = NULL;
-    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-        return NULL;
-    return v;
-}
-
-static int is_number(json_object *v) {
-    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
 }
 
 static int is_array(json_object *v) {
@@ -141,7 +110,7 @@ static aigw_status bad_request(req_ctx *c, const char *what) {
 
 static json_object *text_part(const char *text) {
     json_object *p = json_object_new_object();
-    if (!p || put(p, "text", json_object_new_string(text))) {
+    if (!p || aigw__json_put(p, "text", json_object_new_string(text))) {
         json_object_put(p);
         return NULL;
     }
@@ -154,15 +123,15 @@ static json_object *wrap2(const char *key, const char *k1, json_object *v1, cons
     json_object *p = json_object_new_object(), *in = json_object_new_object();
     int ok = p && in;
     if (ok) {
-        ok = !put(in, k1, v1);
+        ok = !aigw__json_put(in, k1, v1);
         v1 = NULL;
     }
     if (ok) {
-        ok = !put(in, k2, v2);
+        ok = !aigw__json_put(in, k2, v2);
         v2 = NULL;
     }
     if (ok) {
-        ok = !put(p, key, in);
+        ok = !aigw__json_put(p, key, in);
         in = NULL;
     }
     json_object_put(v1);
@@ -203,7 +172,7 @@ static const char *guess_mime(const char *url) {
 }
 
 static aigw_status image_part(req_ctx *c, json_object *part, json_object **out) {
-    json_object *iu = get(part, "image_url");
+    json_object *iu = aigw__json_get(part, "image_url");
     const char *url = json_object_is_type(iu, json_type_string) ? json_object_get_string(iu)
                                                                 : aigw__json_get_string(iu, "url");
     if (!url)
@@ -227,7 +196,7 @@ static aigw_status image_part(req_ctx *c, json_object *part, json_object **out) 
 }
 
 static aigw_status audio_part(req_ctx *c, json_object *part, json_object **out) {
-    json_object *ia = get(part, "input_audio");
+    json_object *ia = aigw__json_get(part, "input_audio");
     const char *data = aigw__json_get_string(ia, "data");
     const char *format = aigw__json_get_string(ia, "format");
     if (!data || !format)
@@ -246,7 +215,7 @@ static aigw_status content_parts(req_ctx *c, json_object *content, json_object *
         return AIGW_OK;
     if (json_object_is_type(content, json_type_string)) {
         const char *text = json_object_get_string(content);
-        if (*text && push(parts, text_part(text)))
+        if (*text && aigw__json_push(parts, text_part(text)))
             return oom(c->err);
         return AIGW_OK;
     }
@@ -278,7 +247,7 @@ static aigw_status content_parts(req_ctx *c, json_object *content, json_object *
         }
         if (st)
             return st;
-        if (push(parts, p))
+        if (aigw__json_push(parts, p))
             return oom(c->err);
     }
     return AIGW_OK;
@@ -290,7 +259,7 @@ static aigw_status function_calls(req_ctx *c, json_object *calls, json_object *p
     if (!is_array(calls))
         return bad_request(c, "tool_calls is not an array");
     for (size_t i = 0; i < json_object_array_length(calls); i++) {
-        json_object *fn = get(json_object_array_get_idx(calls, i), "function");
+        json_object *fn = aigw__json_get(json_object_array_get_idx(calls, i), "function");
         const char *name = aigw__json_get_string(fn, "name");
         const char *args = aigw__json_get_string(fn, "arguments");
         if (!name)
@@ -309,7 +278,8 @@ static aigw_status function_calls(req_ctx *c, json_object *calls, json_object *p
         } else {
             input = json_object_new_object();
         }
-        if (push(parts, wrap2("functionCall", "name", json_object_new_string(name), "args", input)))
+        if (aigw__json_push(
+                parts, wrap2("functionCall", "name", json_object_new_string(name), "args", input)))
             return oom(c->err);
     }
     return AIGW_OK;
@@ -319,14 +289,14 @@ static aigw_status function_calls(req_ctx *c, json_object *calls, json_object *p
 static const char *lookup_tool_name(json_object *msgs, size_t upto, const char *id) {
     for (size_t i = upto; i-- > 0;) {
         json_object *m = json_object_array_get_idx(msgs, i);
-        json_object *calls = get(m, "tool_calls");
+        json_object *calls = aigw__json_get(m, "tool_calls");
         if (!is_array(calls))
             continue;
         for (size_t j = 0; j < json_object_array_length(calls); j++) {
             json_object *tc = json_object_array_get_idx(calls, j);
             const char *tid = aigw__json_get_string(tc, "id");
             if (tid && strcmp(tid, id) == 0)
-                return aigw__json_get_string(get(tc, "function"), "name");
+                return aigw__json_get_string(aigw__json_get(tc, "function"), "name");
         }
     }
     return NULL;
@@ -343,7 +313,7 @@ static aigw_status function_response(req_ctx *c, json_object *msgs, size_t i, js
                                "backend \"%s\": request: tool message's tool_call_id \"%s\" "
                                "matches no earlier assistant tool call",
                                c->call->backend->name, id ? id : "(none)");
-    json_object *content = get(m, "content");
+    json_object *content = aigw__json_get(m, "content");
     aigw__buf text = AIGW__BUF_INIT;
     if (content && json_object_is_type(content, json_type_string)) {
         if (aigw__buf_puts(&text, json_object_get_string(content)))
@@ -371,18 +341,18 @@ static aigw_status function_response(req_ctx *c, json_object *msgs, size_t i, js
         json_object_put(resp);
         return oom(c->err);
     }
-    if (push(parts,
-             wrap2("functionResponse", "name", json_object_new_string(name), "response", resp)))
+    if (aigw__json_push(parts, wrap2("functionResponse", "name", json_object_new_string(name),
+                                     "response", resp)))
         return oom(c->err);
     return AIGW_OK;
 }
 
 static aigw_status translate_messages(req_ctx *c, json_object *req, json_object *body) {
-    json_object *msgs = get(req, "messages");
+    json_object *msgs = aigw__json_get(req, "messages");
     if (!is_array(msgs))
         return bad_request(c, "no \"messages\" array");
     json_object *contents = json_object_new_array();
-    if (put(body, "contents", contents))
+    if (aigw__json_put(body, "contents", contents))
         return oom(c->err);
     json_object *sys = json_object_new_array();
     if (!sys)
@@ -397,7 +367,7 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
             break;
         }
         if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
-            st = content_parts(c, get(m, "content"), sys, 0);
+            st = content_parts(c, aigw__json_get(m, "content"), sys, 0);
             continue;
         }
         json_object *parts = json_object_new_array();
@@ -407,12 +377,12 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
         }
         const char *grole = "user";
         if (strcmp(role, "user") == 0) {
-            st = content_parts(c, get(m, "content"), parts, 1);
+            st = content_parts(c, aigw__json_get(m, "content"), parts, 1);
         } else if (strcmp(role, "assistant") == 0) {
             grole = "model";
-            st = content_parts(c, get(m, "content"), parts, 1);
+            st = content_parts(c, aigw__json_get(m, "content"), parts, 1);
             if (!st)
-                st = function_calls(c, get(m, "tool_calls"), parts);
+                st = function_calls(c, aigw__json_get(m, "tool_calls"), parts);
         } else if (strcmp(role, "tool") == 0) {
             st = function_response(c, msgs, i, parts);
         } else {
@@ -424,14 +394,16 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
             if (last_role && strcmp(last_role, grole) == 0) {
                 json_object *last =
                     json_object_array_get_idx(contents, json_object_array_length(contents) - 1);
-                json_object *target = get(last, "parts");
+                json_object *target = aigw__json_get(last, "parts");
                 for (size_t j = 0; !st && j < json_object_array_length(parts); j++)
-                    if (push(target, json_object_get(json_object_array_get_idx(parts, j))))
+                    if (aigw__json_push(target,
+                                        json_object_get(json_object_array_get_idx(parts, j))))
                         st = oom(c->err);
             } else {
                 json_object *nm = json_object_new_object();
-                if (!nm || put(nm, "role", json_object_new_string(grole)) ||
-                    put(nm, "parts", json_object_get(parts)) || push(contents, nm)) {
+                if (!nm || aigw__json_put(nm, "role", json_object_new_string(grole)) ||
+                    aigw__json_put(nm, "parts", json_object_get(parts)) ||
+                    aigw__json_push(contents, nm)) {
                     json_object_put(nm);
                     st = oom(c->err);
                 }
@@ -442,10 +414,10 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
     }
     if (!st && json_object_array_length(sys)) {
         json_object *si = json_object_new_object();
-        if (!si || put(si, "parts", json_object_get(sys))) {
+        if (!si || aigw__json_put(si, "parts", json_object_get(sys))) {
             json_object_put(si);
             st = oom(c->err);
-        } else if (put(body, "systemInstruction", si)) {
+        } else if (aigw__json_put(body, "systemInstruction", si)) {
             st = oom(c->err);
         }
     }
@@ -454,7 +426,7 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
 }
 
 static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *body) {
-    json_object *tools = get(req, "tools");
+    json_object *tools = aigw__json_get(req, "tools");
     if (tools && !json_object_is_type(tools, json_type_null)) {
         if (!is_array(tools))
             return bad_request(c, "\"tools\" is not an array");
@@ -464,18 +436,19 @@ static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *bo
         for (size_t i = 0; i < json_object_array_length(tools); i++) {
             json_object *t = json_object_array_get_idx(tools, i);
             const char *type = aigw__json_get_string(t, "type");
-            json_object *fn = get(t, "function");
+            json_object *fn = aigw__json_get(t, "function");
             const char *name = aigw__json_get_string(fn, "name");
             if (!type || strcmp(type, "function") != 0 || !name) {
                 json_object_put(decls);
                 return bad_request(c, "only function tools with a name are supported");
             }
             const char *desc = aigw__json_get_string(fn, "description");
-            json_object *params = get(fn, "parameters");
+            json_object *params = aigw__json_get(fn, "parameters");
             json_object *d = json_object_new_object();
-            if (!d || put(d, "name", json_object_new_string(name)) ||
-                (desc && put(d, "description", json_object_new_string(desc))) ||
-                (params && put(d, "parameters", json_object_get(params))) || push(decls, d)) {
+            if (!d || aigw__json_put(d, "name", json_object_new_string(name)) ||
+                (desc && aigw__json_put(d, "description", json_object_new_string(desc))) ||
+                (params && aigw__json_put(d, "parameters", json_object_get(params))) ||
+                aigw__json_push(decls, d)) {
                 json_object_put(d);
                 json_object_put(decls);
                 return oom(c->err);
@@ -483,14 +456,14 @@ static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *bo
         }
         if (json_object_array_length(decls)) {
             json_object *arr = json_object_new_array(), *t = json_object_new_object();
-            if (!arr || !t || put(t, "functionDeclarations", decls)) {
+            if (!arr || !t || aigw__json_put(t, "functionDeclarations", decls)) {
                 if (!arr || !t)
                     json_object_put(decls);
                 json_object_put(arr);
                 json_object_put(t);
                 return oom(c->err);
             }
-            if (push(arr, t) || put(body, "tools", arr)) {
+            if (aigw__json_push(arr, t) || aigw__json_put(body, "tools", arr)) {
                 json_object_put(arr);
                 return oom(c->err);
             }
@@ -498,7 +471,7 @@ static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *bo
             json_object_put(decls);
         }
     }
-    json_object *tc = get(req, "tool_choice");
+    json_object *tc = aigw__json_get(req, "tool_choice");
     if (!tc || json_object_is_type(tc, json_type_null))
         return AIGW_OK;
     const char *mode = NULL, *name = NULL;
@@ -508,42 +481,42 @@ static aigw_status translate_tools(req_ctx *c, json_object *req, json_object *bo
                : strcmp(s, "none") == 0     ? "NONE"
                : strcmp(s, "required") == 0 ? "ANY"
                                             : NULL;
-    } else if ((name = aigw__json_get_string(get(tc, "function"), "name")) != NULL) {
+    } else if ((name = aigw__json_get_string(aigw__json_get(tc, "function"), "name")) != NULL) {
         mode = "ANY";
     }
     if (!mode)
         return bad_request(c, "unknown \"tool_choice\"");
     json_object *cfg = json_object_new_object(), *fcc = json_object_new_object();
-    if (!cfg || !fcc || put(fcc, "mode", json_object_new_string(mode))) {
+    if (!cfg || !fcc || aigw__json_put(fcc, "mode", json_object_new_string(mode))) {
         json_object_put(cfg);
         json_object_put(fcc);
         return oom(c->err);
     }
     if (name) {
         json_object *names = json_object_new_array();
-        if (!names || push(names, json_object_new_string(name))) {
+        if (!names || aigw__json_push(names, json_object_new_string(name))) {
             json_object_put(names);
             names = NULL;
         }
-        if (put(fcc, "allowedFunctionNames", names)) {
+        if (aigw__json_put(fcc, "allowedFunctionNames", names)) {
             json_object_put(cfg);
             json_object_put(fcc);
             return oom(c->err);
         }
     }
-    if (put(cfg, "functionCallingConfig", fcc)) {
+    if (aigw__json_put(cfg, "functionCallingConfig", fcc)) {
         json_object_put(cfg);
         return oom(c->err);
     }
-    if (put(body, "toolConfig", cfg))
+    if (aigw__json_put(body, "toolConfig", cfg))
         return oom(c->err);
     return AIGW_OK;
 }
 
 /* Copies a numeric request field into the generation config. */
 static int copy_num(json_object *req, const char *from, json_object *gc, const char *to) {
-    json_object *v = get(req, from);
-    return v && is_number(v) ? put(gc, to, json_object_get(v)) : 0;
+    json_object *v = aigw__json_get(req, from);
+    return v && aigw__json_is_number(v) ? aigw__json_put(gc, to, json_object_get(v)) : 0;
 }
 
 static aigw_status generation_config(req_ctx *c, json_object *req, json_object *gc) {
@@ -553,15 +526,15 @@ static aigw_status generation_config(req_ctx *c, json_object *req, json_object *
         copy_num(req, "presence_penalty", gc, "presencePenalty") ||
         copy_num(req, "frequency_penalty", gc, "frequencyPenalty"))
         return oom(c->err);
-    if (((v = get(req, "max_completion_tokens")) && is_number(v)) ||
-        ((v = get(req, "max_tokens")) && is_number(v)))
-        if (put(gc, "maxOutputTokens", json_object_get(v)))
+    if (((v = aigw__json_get(req, "max_completion_tokens")) && aigw__json_is_number(v)) ||
+        ((v = aigw__json_get(req, "max_tokens")) && aigw__json_is_number(v)))
+        if (aigw__json_put(gc, "maxOutputTokens", json_object_get(v)))
             return oom(c->err);
-    if ((v = get(req, "stop")) != NULL) {
+    if ((v = aigw__json_get(req, "stop")) != NULL) {
         json_object *seqs = NULL;
         if (json_object_is_type(v, json_type_string)) {
             seqs = json_object_new_array();
-            if (!seqs || push(seqs, json_object_new_string(json_object_get_string(v)))) {
+            if (!seqs || aigw__json_push(seqs, json_object_new_string(json_object_get_string(v)))) {
                 json_object_put(seqs);
                 return oom(c->err);
             }
@@ -573,20 +546,20 @@ static aigw_status generation_config(req_ctx *c, json_object *req, json_object *
         } else if (!json_object_is_type(v, json_type_null)) {
             return bad_request(c, "\"stop\" is not a string or an array");
         }
-        if (seqs && put(gc, "stopSequences", seqs))
+        if (seqs && aigw__json_put(gc, "stopSequences", seqs))
             return oom(c->err);
     }
-    json_object *rf = get(req, "response_format");
+    json_object *rf = aigw__json_get(req, "response_format");
     if (rf && !json_object_is_type(rf, json_type_null)) {
         const char *type = aigw__json_get_string(rf, "type");
         if (!type)
             return bad_request(c, "\"response_format\" without a type");
         if (strcmp(type, "json_object") == 0 || strcmp(type, "json_schema") == 0) {
-            if (put(gc, "responseMimeType", json_object_new_string("application/json")))
+            if (aigw__json_put(gc, "responseMimeType", json_object_new_string("application/json")))
                 return oom(c->err);
-            json_object *schema = get(get(rf, "json_schema"), "schema");
+            json_object *schema = aigw__json_get(aigw__json_get(rf, "json_schema"), "schema");
             if (strcmp(type, "json_schema") == 0 && schema &&
-                put(gc, "responseSchema", json_object_get(schema)))
+                aigw__json_put(gc, "responseSchema", json_object_get(schema)))
                 return oom(c->err);
         } else if (strcmp(type, "text") != 0) {
             return bad_request(c, "unknown \"response_format\" type");
@@ -607,7 +580,7 @@ static aigw_status chat_body(req_ctx *c, json_object *body) {
         return oom(c->err);
     st = generation_config(c, req, gc);
     if (!st && json_object_object_length(gc)) {
-        if (put(body, "generationConfig", gc))
+        if (aigw__json_put(body, "generationConfig", gc))
             st = oom(c->err);
         gc = NULL;
     }
@@ -617,7 +590,7 @@ static aigw_status chat_body(req_ctx *c, json_object *body) {
 
 static aigw_status embed_body(req_ctx *c, int vertex, json_object *body) {
     json_object *req = c->call->request;
-    json_object *input = get(req, "input"), *dims = get(req, "dimensions");
+    json_object *input = aigw__json_get(req, "input"), *dims = aigw__json_get(req, "dimensions");
     int single = input && json_object_is_type(input, json_type_string);
     if (!single && !is_array(input))
         return bad_request(c, "\"input\" must be a string or an array of strings");
@@ -630,7 +603,7 @@ static aigw_status embed_body(req_ctx *c, int vertex, json_object *body) {
     if (format && strcmp(format, "float") != 0 && strcmp(format, "base64") != 0)
         return bad_request(c, "\"encoding_format\" must be \"float\" or \"base64\"");
     json_object *list = json_object_new_array();
-    if (put(body, vertex ? "instances" : "requests", list))
+    if (aigw__json_put(body, vertex ? "instances" : "requests", list))
         return oom(c->err);
     char model[512];
     snprintf(model, sizeof model, "models/%s", c->call->model);
@@ -639,32 +612,32 @@ static aigw_status embed_body(req_ctx *c, int vertex, json_object *body) {
         if (!s || !json_object_is_type(s, json_type_string))
             return bad_request(c, "\"input\" must be a string or an array of strings");
         json_object *item = json_object_new_object();
-        if (!item || push(list, item))
+        if (!item || aigw__json_push(list, item))
             return oom(c->err);
         if (vertex) {
-            if (put(item, "content", json_object_get(s)))
+            if (aigw__json_put(item, "content", json_object_get(s)))
                 return oom(c->err);
             continue;
         }
         json_object *content = json_object_new_object(), *parts = json_object_new_array();
-        if (!content || !parts || put(item, "model", json_object_new_string(model)) ||
-            push(parts, text_part(json_object_get_string(s)))) {
+        if (!content || !parts || aigw__json_put(item, "model", json_object_new_string(model)) ||
+            aigw__json_push(parts, text_part(json_object_get_string(s)))) {
             json_object_put(content);
             json_object_put(parts);
             return oom(c->err);
         }
-        if (put(content, "parts", parts)) {
+        if (aigw__json_put(content, "parts", parts)) {
             json_object_put(content);
             return oom(c->err);
         }
-        if (put(item, "content", content) ||
-            (dims && put(item, "outputDimensionality", json_object_get(dims))))
+        if (aigw__json_put(item, "content", content) ||
+            (dims && aigw__json_put(item, "outputDimensionality", json_object_get(dims))))
             return oom(c->err);
     }
     if (vertex && dims) {
         json_object *params = json_object_new_object();
-        if (put(body, "parameters", params) ||
-            put(params, "outputDimensionality", json_object_get(dims)))
+        if (aigw__json_put(body, "parameters", params) ||
+            aigw__json_put(params, "outputDimensionality", json_object_get(dims)))
             return oom(c->err);
     }
     return AIGW_OK;
@@ -757,50 +730,20 @@ static aigw_status vertex_build(aigw__call *call, aigw__upstream_request *out, a
 
 /* ---- responses ---- */
 
-static long long get_ll(json_object *o, const char *key) {
-    json_object *v = get(o, key);
-    return v && is_number(v) ? (long long)json_object_get_int64(v) : -1;
-}
-
 static void read_usage(json_object *um, aigw__usage *u) {
     if (!um || !json_object_is_type(um, json_type_object))
         return;
-    long long prompt = get_ll(um, "promptTokenCount"), tool = get_ll(um, "toolUsePromptTokenCount");
-    long long cand = get_ll(um, "candidatesTokenCount"),
-              thoughts = get_ll(um, "thoughtsTokenCount");
-    long long cached = get_ll(um, "cachedContentTokenCount"), total = get_ll(um, "totalTokenCount");
-    u->input_tokens = (prompt > 0 ? prompt : 0) + (tool > 0 ? tool : 0);
-    u->output_tokens = (cand > 0 ? cand : 0) + (thoughts > 0 ? thoughts : 0);
+    long long prompt = aigw__json_get_ll(um, "promptTokenCount"),
+              tool = aigw__json_get_ll(um, "toolUsePromptTokenCount");
+    long long cand = aigw__json_get_ll(um, "candidatesTokenCount"),
+              thoughts = aigw__json_get_ll(um, "thoughtsTokenCount");
+    long long cached = aigw__json_get_ll(um, "cachedContentTokenCount"),
+              total = aigw__json_get_ll(um, "totalTokenCount");
+    u->input_tokens = aigw__tokens_add(prompt > 0 ? prompt : 0, tool > 0 ? tool : 0);
+    u->output_tokens = aigw__tokens_add(cand > 0 ? cand : 0, thoughts > 0 ? thoughts : 0);
     u->cached_input_tokens = cached > 0 ? cached : 0;
     u->reasoning_tokens = thoughts > 0 ? thoughts : 0;
-    u->total_tokens = total >= 0 ? total : u->input_tokens + u->output_tokens;
-}
-
-static json_object *usage_json(const aigw__usage *u) {
-    json_object *o = json_object_new_object(), *pd = json_object_new_object(),
-                *cd = json_object_new_object();
-#define NN(x) ((x) > 0 ? (x) : 0)
-    if (!o || !pd || !cd || put(o, "prompt_tokens", json_object_new_int64(NN(u->input_tokens))) ||
-        put(o, "completion_tokens", json_object_new_int64(NN(u->output_tokens))) ||
-        put(o, "total_tokens", json_object_new_int64(NN(u->total_tokens))) ||
-        put(pd, "cached_tokens", json_object_new_int64(NN(u->cached_input_tokens))) ||
-        put(cd, "reasoning_tokens", json_object_new_int64(NN(u->reasoning_tokens)))) {
-#undef NN
-        json_object_put(o);
-        json_object_put(pd);
-        json_object_put(cd);
-        return NULL;
-    }
-    if (put(o, "prompt_tokens_details", pd)) {
-        json_object_put(cd);
-        json_object_put(o);
-        return NULL;
-    }
-    if (put(o, "completion_tokens_details", cd)) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
+    u->total_tokens = total >= 0 ? total : aigw__tokens_add(u->input_tokens, u->output_tokens);
 }
 
 static const char *finish_reason(const char *fr, int has_tools) {
@@ -841,35 +784,36 @@ static int read_candidate(json_object *cand, int *ntools, int stream, cand_view 
     if (!(v->tool_calls = json_object_new_array()))
         return -1;
     v->gemini_fr = aigw__json_get_string(cand, "finishReason");
-    json_object *parts = get(get(cand, "content"), "parts");
+    json_object *parts = aigw__json_get(aigw__json_get(cand, "content"), "parts");
     if (!is_array(parts))
         return 0;
     for (size_t i = 0; i < json_object_array_length(parts); i++) {
-        json_object *p = json_object_array_get_idx(parts, i), *fc = get(p, "functionCall");
+        json_object *p = json_object_array_get_idx(parts, i),
+                    *fc = aigw__json_get(p, "functionCall");
         if (fc) {
             const char *name = aigw__json_get_string(fc, "name");
             const char *fid = aigw__json_get_string(fc, "id");
-            json_object *args = get(fc, "args");
+            json_object *args = aigw__json_get(fc, "args");
             char idbuf[32];
             snprintf(idbuf, sizeof idbuf, "call_%d", *ntools);
             json_object *tc = json_object_new_object(), *fn = json_object_new_object();
             const char *argtext =
                 args ? json_object_to_json_string_ext(args, AIGW__JSON_FLAGS) : "{}";
             if (!tc || !fn || !argtext ||
-                (stream && put(tc, "index", json_object_new_int(*ntools))) ||
-                put(tc, "id", json_object_new_string(fid ? fid : idbuf)) ||
-                put(tc, "type", json_object_new_string("function")) ||
-                put(fn, "name", json_object_new_string(name ? name : "")) ||
-                put(fn, "arguments", json_object_new_string(argtext))) {
+                (stream && aigw__json_put(tc, "index", json_object_new_int(*ntools))) ||
+                aigw__json_put(tc, "id", json_object_new_string(fid ? fid : idbuf)) ||
+                aigw__json_put(tc, "type", json_object_new_string("function")) ||
+                aigw__json_put(fn, "name", json_object_new_string(name ? name : "")) ||
+                aigw__json_put(fn, "arguments", json_object_new_string(argtext))) {
                 json_object_put(tc);
                 json_object_put(fn);
                 return -1;
             }
-            if (put(tc, "function", fn)) {
+            if (aigw__json_put(tc, "function", fn)) {
                 json_object_put(tc);
                 return -1;
             }
-            if (push(v->tool_calls, tc))
+            if (aigw__json_push(v->tool_calls, tc))
                 return -1;
             ++*ntools;
             continue;
@@ -877,7 +821,7 @@ static int read_candidate(json_object *cand, int *ntools, int stream, cand_view 
         const char *text = aigw__json_get_string(p, "text");
         if (!text)
             continue; /* inlineData, executableCode, ...: dropped */
-        json_object *th = get(p, "thought");
+        json_object *th = aigw__json_get(p, "thought");
         int thought =
             th && json_object_is_type(th, json_type_boolean) && json_object_get_boolean(th);
         if (aigw__buf_puts(thought ? &v->thought : &v->text, text))
@@ -890,21 +834,14 @@ static int read_candidate(json_object *cand, int *ntools, int stream, cand_view 
     return 0;
 }
 
-static aigw_status bad_response(aigw__call *call, const char *body, size_t len, const char *why,
-                                aigw_error **err) {
-    return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, call->backend->name, 200, body,
-                                    len > 4096 ? 4096 : len, "backend \"%s\": %s",
-                                    call->backend->name, why);
-}
-
 static json_object *make_choice(int index, json_object *message, const char *fr) {
     json_object *ch = json_object_new_object();
-    if (!ch || put(ch, "index", json_object_new_int(index))) {
+    if (!ch || aigw__json_put(ch, "index", json_object_new_int(index))) {
         json_object_put(ch);
         json_object_put(message);
         return NULL;
     }
-    if (put(ch, "message", message) ||
+    if (aigw__json_put(ch, "message", message) ||
         json_object_object_add(ch, "finish_reason", fr ? json_object_new_string(fr) : NULL) ||
         json_object_object_add(ch, "logprobs", NULL)) {
         json_object_put(ch);
@@ -915,19 +852,19 @@ static json_object *make_choice(int index, json_object *message, const char *fr)
 
 static json_object *candidate_choice(json_object *cand, int i, int *ntools) {
     cand_view v;
-    json_object *msg = NULL, *iv = get(cand, "index");
+    json_object *msg = NULL, *iv = aigw__json_get(cand, "index");
     int index = iv && json_object_is_type(iv, json_type_int) ? json_object_get_int(iv) : i;
     if (read_candidate(cand, ntools, 0, &v) || !(msg = json_object_new_object()))
         goto fail;
     int ntc = (int)json_object_array_length(v.tool_calls);
-    if (put(msg, "role", json_object_new_string("assistant")) ||
+    if (aigw__json_put(msg, "role", json_object_new_string("assistant")) ||
         json_object_object_add(
             msg, "content", v.has_text || !ntc ? json_object_new_string(bufstr(&v.text)) : NULL) ||
         (v.has_thought &&
-         put(msg, "reasoning_content", json_object_new_string(bufstr(&v.thought)))))
+         aigw__json_put(msg, "reasoning_content", json_object_new_string(bufstr(&v.thought)))))
         goto fail;
     if (ntc) {
-        if (put(msg, "tool_calls", v.tool_calls)) {
+        if (aigw__json_put(msg, "tool_calls", v.tool_calls)) {
             v.tool_calls = NULL;
             goto fail;
         }
@@ -944,36 +881,40 @@ fail:
 
 static aigw_status parse_chat(aigw__call *call, json_object *root, const char *body, size_t len,
                               aigw__buf *out, aigw_error **err) {
-    json_object *cands = get(root, "candidates");
-    const char *block = aigw__json_get_string(get(root, "promptFeedback"), "blockReason");
+    json_object *cands = aigw__json_get(root, "candidates");
+    const char *block =
+        aigw__json_get_string(aigw__json_get(root, "promptFeedback"), "blockReason");
     size_t n = is_array(cands) ? json_object_array_length(cands) : 0;
     if (n == 0 && !block)
-        return bad_response(call, body, len, "response has no candidates", err);
+        return aigw__bad_response(call, body, len, "response has no candidates", err);
     json_object *res = json_object_new_object(), *choices = json_object_new_array();
     int fail = !res || !choices, ntools = 0;
     for (size_t i = 0; !fail && i < n; i++)
-        fail =
-            push(choices, candidate_choice(json_object_array_get_idx(cands, i), (int)i, &ntools));
+        fail = aigw__json_push(
+            choices, candidate_choice(json_object_array_get_idx(cands, i), (int)i, &ntools));
     if (!fail && n == 0) {
         json_object *msg = json_object_new_object();
-        fail = !msg || put(msg, "role", json_object_new_string("assistant")) ||
-               put(msg, "content", json_object_new_string(""));
+        fail = !msg || aigw__json_put(msg, "role", json_object_new_string("assistant")) ||
+               aigw__json_put(msg, "content", json_object_new_string(""));
         if (fail)
             json_object_put(msg);
         else
-            fail = push(choices, make_choice(0, msg, "content_filter"));
+            fail = aigw__json_push(choices, make_choice(0, msg, "content_filter"));
     }
-    read_usage(get(root, "usageMetadata"), &call->usage);
+    read_usage(aigw__json_get(root, "usageMetadata"), &call->usage);
     const char *id = aigw__json_get_string(root, "responseId");
     const char *model = aigw__json_get_string(root, "modelVersion");
     if (!fail) {
-        fail = put(res, "id", json_object_new_string(id ? id : "")) ||
-               put(res, "object", json_object_new_string("chat.completion")) ||
-               put(res, "created", json_object_new_int64((int64_t)time(NULL))) ||
-               put(res, "model", json_object_new_string(model ? model : call->model)) ||
-               put(res, "choices", choices);
+        fail = aigw__json_put(res, "id", json_object_new_string(id ? id : "")) ||
+               aigw__json_put(res, "object", json_object_new_string("chat.completion")) ||
+               aigw__json_put(res, "created", json_object_new_int64((int64_t)time(NULL))) ||
+               aigw__json_put(res, "model", json_object_new_string(model ? model : call->model)) ||
+               aigw__json_put(res, "choices", choices);
         choices = NULL;
-        fail = fail || put(res, "usage", usage_json(&call->usage)) || append_json(out, res);
+        fail = fail ||
+               aigw__json_put(res, "usage",
+                              aigw__openai_usage_json(&call->usage, AIGW__USAGE_REPORTED)) ||
+               append_json(out, res);
     }
     json_object_put(choices);
     json_object_put(res);
@@ -1006,12 +947,12 @@ static json_object *embedding_value(json_object *values, int base64) {
 
 static aigw_status parse_embed(aigw__call *call, int vertex, json_object *root, const char *body,
                                size_t len, aigw__buf *out, aigw_error **err) {
-    json_object *list = get(root, vertex ? "predictions" : "embeddings");
+    json_object *list = aigw__json_get(root, vertex ? "predictions" : "embeddings");
     if (!is_array(list))
-        return bad_response(call, body, len,
-                            vertex ? "response has no \"predictions\" array"
-                                   : "response has no \"embeddings\" array",
-                            err);
+        return aigw__bad_response(call, body, len,
+                                  vertex ? "response has no \"predictions\" array"
+                                         : "response has no \"embeddings\" array",
+                                  err);
     const char *format = aigw__json_get_string(call->request, "encoding_format");
     int base64 = format && strcmp(format, "base64") == 0;
     long long tokens = 0;
@@ -1020,27 +961,27 @@ static aigw_status parse_embed(aigw__call *call, int vertex, json_object *root, 
     for (size_t i = 0; !fail && i < json_object_array_length(list); i++) {
         json_object *e = json_object_array_get_idx(list, i);
         if (vertex) {
-            e = get(e, "embeddings");
-            long long t = get_ll(get(e, "statistics"), "token_count");
+            e = aigw__json_get(e, "embeddings");
+            long long t = aigw__json_get_ll(aigw__json_get(e, "statistics"), "token_count");
             tokens += t > 0 ? t : 0;
         }
-        json_object *values = get(e, "values");
+        json_object *values = aigw__json_get(e, "values");
         int ok = is_array(values);
         for (size_t k = 0; ok && k < json_object_array_length(values); k++)
-            ok = is_number(json_object_array_get_idx(values, k));
+            ok = aigw__json_is_number(json_object_array_get_idx(values, k));
         if (!ok) {
             json_object_put(res);
             json_object_put(data);
-            return bad_response(call, body, len, "embedding without numeric \"values\"", err);
+            return aigw__bad_response(call, body, len, "embedding without numeric \"values\"", err);
         }
         json_object *item = json_object_new_object();
-        fail = !item || put(item, "object", json_object_new_string("embedding")) ||
-               put(item, "index", json_object_new_int64((int64_t)i)) ||
-               put(item, "embedding", embedding_value(values, base64));
+        fail = !item || aigw__json_put(item, "object", json_object_new_string("embedding")) ||
+               aigw__json_put(item, "index", json_object_new_int64((int64_t)i)) ||
+               aigw__json_put(item, "embedding", embedding_value(values, base64));
         if (fail)
             json_object_put(item);
         else
-            fail = push(data, item);
+            fail = aigw__json_push(data, item);
     }
     if (vertex) {
         call->usage.input_tokens = tokens;
@@ -1048,15 +989,17 @@ static aigw_status parse_embed(aigw__call *call, int vertex, json_object *root, 
     }
     if (!fail) {
         json_object *usage = json_object_new_object();
-        fail = put(res, "object", json_object_new_string("list")) || put(res, "data", data);
+        fail = aigw__json_put(res, "object", json_object_new_string("list")) ||
+               aigw__json_put(res, "data", data);
         data = NULL;
-        fail = fail || !usage || put(usage, "prompt_tokens", json_object_new_int64(tokens)) ||
-               put(usage, "total_tokens", json_object_new_int64(tokens));
+        fail = fail || !usage ||
+               aigw__json_put(usage, "prompt_tokens", json_object_new_int64(tokens)) ||
+               aigw__json_put(usage, "total_tokens", json_object_new_int64(tokens));
         if (fail)
             json_object_put(usage);
         else
-            fail = put(res, "model", json_object_new_string(call->model)) ||
-                   put(res, "usage", usage) || append_json(out, res);
+            fail = aigw__json_put(res, "model", json_object_new_string(call->model)) ||
+                   aigw__json_put(res, "usage", usage) || append_json(out, res);
     }
     json_object_put(data);
     json_object_put(res);
@@ -1065,9 +1008,9 @@ static aigw_status parse_embed(aigw__call *call, int vertex, json_object *root, 
 
 static aigw_status parse_models(aigw__call *call, json_object *root, const char *body, size_t len,
                                 aigw__buf *out, aigw_error **err) {
-    json_object *models = get(root, "models");
+    json_object *models = aigw__json_get(root, "models");
     if (!is_array(models))
-        return bad_response(call, body, len, "model list has no \"models\" array", err);
+        return aigw__bad_response(call, body, len, "model list has no \"models\" array", err);
     json_object *res = json_object_new_object(), *data = json_object_new_array();
     int fail = !res || !data;
     aigw__buf id = AIGW__BUF_INIT;
@@ -1080,18 +1023,19 @@ static aigw_status parse_models(aigw__call *call, json_object *root, const char 
         aigw__buf_clear(&id);
         json_object *m = json_object_new_object();
         fail = !m || aigw__buf_printf(&id, "%s/%s", call->backend->name, name) ||
-               put(m, "id", json_object_new_string(id.data)) ||
-               put(m, "object", json_object_new_string("model")) ||
-               put(m, "created", json_object_new_int(0)) ||
-               put(m, "owned_by", json_object_new_string("google"));
+               aigw__json_put(m, "id", json_object_new_string(id.data)) ||
+               aigw__json_put(m, "object", json_object_new_string("model")) ||
+               aigw__json_put(m, "created", json_object_new_int(0)) ||
+               aigw__json_put(m, "owned_by", json_object_new_string("google"));
         if (fail)
             json_object_put(m);
         else
-            fail = push(data, m);
+            fail = aigw__json_push(data, m);
     }
     aigw__buf_free(&id);
     if (!fail) {
-        fail = put(res, "object", json_object_new_string("list")) || put(res, "data", data);
+        fail = aigw__json_put(res, "object", json_object_new_string("list")) ||
+               aigw__json_put(res, "data", data);
         data = NULL;
         fail = fail || append_json(out, res);
     }
@@ -1110,13 +1054,13 @@ static aigw_status parse_common(aigw__call *call, int vertex, const char *body, 
     aigw_status st =
         aigw__json_parse(body, len, "upstream response", AIGW_EBADRESPONSE, &root, &parse_err);
     if (st) {
-        st = bad_response(call, body, len, aigw_error_message(parse_err), err);
+        st = aigw__bad_response(call, body, len, aigw_error_message(parse_err), err);
         aigw_error_free(parse_err);
         return st;
     }
     if (!json_object_is_type(root, json_type_object))
-        st = bad_response(call, body, len, "response is not a JSON object", err);
-    else if (get(root, "error"))
+        st = aigw__bad_response(call, body, len, "response is not a JSON object", err);
+    else if (aigw__json_get(root, "error"))
         st = error_common(call, 200, body, len, err);
     else if (call->op == AIGW__OP_CHAT)
         st = parse_chat(call, root, body, len, out, err);
@@ -1125,7 +1069,7 @@ static aigw_status parse_common(aigw__call *call, int vertex, const char *body, 
     else if (call->op == AIGW__OP_MODELS)
         st = parse_models(call, root, body, len, out, err);
     else
-        st = bad_response(call, body, len, "expected a stream", err);
+        st = aigw__bad_response(call, body, len, "expected a stream", err);
     json_object_put(root);
     return st;
 }
@@ -1146,11 +1090,11 @@ static aigw_status vertex_parse(aigw__call *call, const char *body, size_t len, 
 static json_object *google_error(json_object *root) {
     if (is_array(root) && json_object_array_length(root) > 0)
         root = json_object_array_get_idx(root, 0);
-    return get(root, "error");
+    return aigw__json_get(root, "error");
 }
 
 static int api_key_invalid(json_object *e) {
-    json_object *details = get(e, "details");
+    json_object *details = aigw__json_get(e, "details");
     for (size_t i = 0; is_array(details) && i < json_object_array_length(details); i++) {
         const char *reason = aigw__json_get_string(json_object_array_get_idx(details, i), "reason");
         if (reason && strcmp(reason, "API_KEY_INVALID") == 0)
@@ -1173,13 +1117,8 @@ static aigw_status error_common(aigw__call *call, long http_status, const char *
     if (http_status == 400 && api_key_invalid(e))
         st = AIGW_EAUTH;
     char snippet[201];
-    if (!message) {
-        size_t n = 0;
-        for (size_t i = 0; i < len && n < sizeof snippet - 1; i++)
-            snippet[n++] = (body[i] >= 0x20 && body[i] < 0x7f) ? body[i] : ' ';
-        snippet[n] = '\0';
-        message = n ? snippet : "(empty body)";
-    }
+    if (!message)
+        message = aigw__body_snippet(body, len, snippet, sizeof snippet);
     aigw__error_set_upstream(err, st, name, (int)http_status, len ? body : NULL, len,
                              "backend \"%s\": HTTP %ld: %s", name, http_status, message);
     json_object_put(root);
@@ -1194,67 +1133,14 @@ static aigw_status gemini_error(aigw__call *call, long http_status, const char *
 /* ---- streaming ---- */
 
 typedef struct gemini_stream {
-    aigw__call *call;
-    aigw__chunk_sink sink;
+    aigw__chunk_writer w; /* id and model from the first event naming them */
     aigw__sse_parser sse;
-    aigw_error **err; /* set for the duration of each feed / finish */
     aigw_status status;
-    int done; /* a finishReason (or a prompt block) arrived */
-    char *id;
-    char *model;
-    long long created;
+    int done;             /* a finishReason (or a prompt block) arrived */
     int *ntools;          /* per candidate index: tool calls so far */
     unsigned char *roled; /* per candidate index: delta.role sent */
     size_t ncand;
 } gemini_stream;
-
-static aigw_status stream_bad(gemini_stream *s, const char *data, size_t len, const char *why) {
-    return aigw__error_set_upstream(s->err, AIGW_EBADRESPONSE, s->call->backend->name, 200, data,
-                                    len > 4096 ? 4096 : len, "backend \"%s\": stream: %s",
-                                    s->call->backend->name, why);
-}
-
-/* Sends one chunk: choice `index` with `delta` (taken) and finish reason,
- * or, with delta NULL, the usage chunk (choices [] and usage). */
-static aigw_status emit(gemini_stream *s, int index, json_object *delta, const char *fr) {
-    json_object *c = json_object_new_object(), *choices = json_object_new_array();
-    int delta_given = delta != NULL;
-    int fail = !c || !choices || put(c, "id", json_object_new_string(s->id ? s->id : "")) ||
-               put(c, "object", json_object_new_string("chat.completion.chunk")) ||
-               put(c, "created", json_object_new_int64(s->created)) ||
-               put(c, "model", json_object_new_string(s->model ? s->model : s->call->model));
-    if (!fail && delta) {
-        json_object *ch = json_object_new_object();
-        fail = !ch || put(ch, "index", json_object_new_int(index));
-        if (!fail) {
-            fail = put(ch, "delta", delta);
-            delta = NULL;
-            fail = fail ||
-                   json_object_object_add(ch, "finish_reason",
-                                          fr ? json_object_new_string(fr) : NULL) ||
-                   push(choices, ch);
-        } else {
-            json_object_put(ch);
-        }
-    }
-    if (!fail) {
-        fail = put(c, "choices", choices);
-        choices = NULL;
-    }
-    if (!fail && !delta_given)
-        fail = put(c, "usage", usage_json(&s->call->usage));
-    json_object_put(delta);
-    json_object_put(choices);
-    size_t n = 0;
-    const char *text = fail ? NULL : json_object_to_json_string_length(c, AIGW__JSON_FLAGS, &n);
-    aigw_status st = AIGW_OK;
-    if (!text)
-        st = oom(s->err);
-    else if (s->sink.on_chunk(text, n, s->sink.user))
-        st = aigw__error_set(s->err, AIGW_ESTOPPED, "stream stopped by the callback");
-    json_object_put(c);
-    return st;
-}
 
 static aigw_status grow(gemini_stream *s, size_t idx) {
     if (idx < s->ncand)
@@ -1262,11 +1148,11 @@ static aigw_status grow(gemini_stream *s, size_t idx) {
     size_t n = idx + 4;
     int *t = aigw__reallocarray(s->ntools, n, sizeof *t);
     if (!t)
-        return oom(s->err);
+        return oom(s->w.err);
     s->ntools = t;
     unsigned char *r = aigw__reallocarray(s->roled, n, 1);
     if (!r)
-        return oom(s->err);
+        return oom(s->w.err);
     s->roled = r;
     for (size_t i = s->ncand; i < n; i++)
         t[i] = 0, r[i] = 0;
@@ -1274,25 +1160,17 @@ static aigw_status grow(gemini_stream *s, size_t idx) {
     return AIGW_OK;
 }
 
-static aigw_status set_str(gemini_stream *s, char **dst, const char *v) {
-    if (!v || *dst)
-        return AIGW_OK;
-    if (!(*dst = aigw__strdup(v)))
-        return oom(s->err);
-    return AIGW_OK;
-}
-
 static aigw_status stream_candidate(gemini_stream *s, json_object *cand, size_t i, const char *data,
                                     size_t len) {
-    json_object *iv = get(cand, "index");
+    json_object *iv = aigw__json_get(cand, "index");
     long long idx = (long long)i;
     if (iv) {
         if (!json_object_is_type(iv, json_type_int))
-            return stream_bad(s, data, len, "candidate index is not an integer");
+            return aigw__chunks_bad(&s->w, data, len, "candidate index is not an integer");
         idx = json_object_get_int64(iv);
     }
     if (idx < 0 || idx >= MAX_CANDIDATES)
-        return stream_bad(s, data, len, "candidate index out of range");
+        return aigw__chunks_bad(&s->w, data, len, "candidate index out of range");
     aigw_status st = grow(s, (size_t)idx);
     if (st)
         return st;
@@ -1300,26 +1178,27 @@ static aigw_status stream_candidate(gemini_stream *s, json_object *cand, size_t 
     json_object *delta = NULL;
     if (read_candidate(cand, &s->ntools[idx], 1, &v) || !(delta = json_object_new_object())) {
         cand_view_free(&v);
-        return oom(s->err);
+        return oom(s->w.err);
     }
     size_t ntc = json_object_array_length(v.tool_calls);
     const char *fr = finish_reason(v.gemini_fr, s->ntools[idx] > 0);
     int fail = 0;
     if (!s->roled[idx])
-        fail = put(delta, "role", json_object_new_string("assistant"));
+        fail = aigw__json_put(delta, "role", json_object_new_string("assistant"));
     if (!fail && v.has_text)
-        fail = put(delta, "content", json_object_new_string(bufstr(&v.text)));
+        fail = aigw__json_put(delta, "content", json_object_new_string(bufstr(&v.text)));
     if (!fail && v.has_thought)
-        fail = put(delta, "reasoning_content", json_object_new_string(bufstr(&v.thought)));
+        fail =
+            aigw__json_put(delta, "reasoning_content", json_object_new_string(bufstr(&v.thought)));
     if (!fail && ntc) {
-        fail = put(delta, "tool_calls", v.tool_calls);
+        fail = aigw__json_put(delta, "tool_calls", v.tool_calls);
         v.tool_calls = NULL;
     }
     int has = v.has_text || v.has_thought || ntc || fr;
     cand_view_free(&v);
     if (fail) {
         json_object_put(delta);
-        return oom(s->err);
+        return oom(s->w.err);
     }
     if (!has) {
         json_object_put(delta);
@@ -1328,41 +1207,44 @@ static aigw_status stream_candidate(gemini_stream *s, json_object *cand, size_t 
     if (fr)
         s->done = 1;
     s->roled[idx] = 1;
-    return emit(s, (int)idx, delta, fr);
+    return aigw__chunks_emit(&s->w, (int)idx, delta, fr);
 }
 
 static aigw_status handle(gemini_stream *s, json_object *root, const char *data, size_t len) {
-    json_object *e = get(root, "error");
+    json_object *e = aigw__json_get(root, "error");
     if (e) {
         const char *msg = json_object_is_type(e, json_type_string)
                               ? json_object_get_string(e)
                               : aigw__json_get_string(e, "message");
-        return aigw__error_set_upstream(s->err, AIGW_EUPSTREAM, s->call->backend->name, 200, data,
-                                        len, "backend \"%s\": error in stream: %s",
-                                        s->call->backend->name, msg ? msg : "(no message)");
+        return aigw__error_set_upstream(s->w.err, AIGW_EUPSTREAM, s->w.call->backend->name, 200,
+                                        data, len, "backend \"%s\": error in stream: %s",
+                                        s->w.call->backend->name, msg ? msg : "(no message)");
     }
     aigw_status st;
-    if ((st = set_str(s, &s->id, aigw__json_get_string(root, "responseId"))) ||
-        (st = set_str(s, &s->model, aigw__json_get_string(root, "modelVersion"))))
+    if ((st =
+             aigw__chunks_set_str(&s->w, &s->w.id, aigw__json_get_string(root, "responseId"), 0)) ||
+        (st = aigw__chunks_set_str(&s->w, &s->w.model, aigw__json_get_string(root, "modelVersion"),
+                                   0)))
         return st;
-    read_usage(get(root, "usageMetadata"), &s->call->usage);
-    json_object *cands = get(root, "candidates");
+    read_usage(aigw__json_get(root, "usageMetadata"), &s->w.call->usage);
+    json_object *cands = aigw__json_get(root, "candidates");
     size_t n = is_array(cands) ? json_object_array_length(cands) : 0;
     for (size_t i = 0; i < n; i++)
         if ((st = stream_candidate(s, json_object_array_get_idx(cands, i), i, data, len)))
             return st;
-    if (n == 0 && aigw__json_get_string(get(root, "promptFeedback"), "blockReason")) {
+    if (n == 0 && aigw__json_get_string(aigw__json_get(root, "promptFeedback"), "blockReason")) {
         if ((st = grow(s, 0)))
             return st;
         json_object *delta = json_object_new_object();
-        if (!delta || (!s->roled[0] && put(delta, "role", json_object_new_string("assistant"))) ||
-            put(delta, "content", json_object_new_string(""))) {
+        if (!delta ||
+            (!s->roled[0] && aigw__json_put(delta, "role", json_object_new_string("assistant"))) ||
+            aigw__json_put(delta, "content", json_object_new_string(""))) {
             json_object_put(delta);
-            return oom(s->err);
+            return oom(s->w.err);
         }
         s->roled[0] = 1;
         s->done = 1;
-        return emit(s, 0, delta, "content_filter");
+        return aigw__chunks_emit(&s->w, 0, delta, "content_filter");
     }
     return AIGW_OK;
 }
@@ -1370,10 +1252,9 @@ static aigw_status handle(gemini_stream *s, json_object *root, const char *data,
 static int on_event(const aigw__sse_event *ev, void *user) {
     gemini_stream *s = user;
     json_object *root = NULL;
-    if (aigw__json_parse(ev->data, ev->data_len, "stream event", AIGW_EBADRESPONSE, &root, NULL) ||
-        !json_object_is_type(root, json_type_object))
-        s->status = stream_bad(s, ev->data, ev->data_len, "event data is not a JSON object");
-    else
+    s->status = aigw__chunks_parse_event(&s->w, ev->data, ev->data_len,
+                                         "event data is not a JSON object", &root);
+    if (!s->status)
         s->status = handle(s, root, ev->data, ev->data_len);
     json_object_put(root);
     return s->status != AIGW_OK;
@@ -1384,9 +1265,7 @@ static aigw_status gemini_stream_open(aigw__call *call, aigw__chunk_sink sink, v
     gemini_stream *s = aigw__calloc(1, sizeof *s);
     if (!s)
         return oom(err);
-    s->call = call;
-    s->sink = sink;
-    s->created = (long long)time(NULL);
+    aigw__chunks_init(&s->w, call, sink, 0, AIGW__USAGE_REPORTED);
     aigw__sse_init(&s->sse, on_event, s);
     *state = s;
     return AIGW_OK;
@@ -1395,31 +1274,19 @@ static aigw_status gemini_stream_open(aigw__call *call, aigw__chunk_sink sink, v
 static aigw_status gemini_stream_feed(void *state, const char *bytes, size_t len,
                                       aigw_error **err) {
     gemini_stream *s = state;
-    s->err = err;
-    aigw_status st = aigw__sse_feed(&s->sse, bytes, len);
-    if (s->status)
-        return s->status;
-    if (st == AIGW_EBADRESPONSE)
-        return aigw__error_set_upstream(err, st, s->call->backend->name, 200, NULL, 0,
-                                        "backend \"%s\": stream event larger than %u bytes",
-                                        s->call->backend->name, AIGW__SSE_MAX_EVENT_BYTES);
-    if (st)
-        return aigw__error_set(err, st, "stream: %s", aigw_strerror(st));
-    return AIGW_OK;
+    s->w.err = err;
+    return aigw__sse_feed_checked(&s->sse, &s->status, s->w.call, bytes, len, err);
 }
 
 static aigw_status gemini_stream_finish(void *state, aigw_error **err) {
     gemini_stream *s = state;
-    s->err = err;
+    s->w.err = err;
     if (s->status)
         return aigw__error_set(err, s->status, "stream: %s", aigw_strerror(s->status));
     int pending = aigw__sse_finish(&s->sse);
     if (!s->done)
-        return aigw__error_set_upstream(err, AIGW_ETRUNCATED, s->call->backend->name, 200, NULL, 0,
-                                        "backend \"%s\": stream ended without a finishReason%s",
-                                        s->call->backend->name,
-                                        pending ? " (inside an event)" : "");
-    return s->call->caller_wants_usage ? emit(s, 0, NULL, NULL) : AIGW_OK;
+        return aigw__sse_truncated(s->w.call, "a finishReason", pending, err);
+    return s->w.call->caller_wants_usage ? aigw__chunks_emit_usage(&s->w) : AIGW_OK;
 }
 
 static void gemini_stream_free(void *state) {
@@ -1427,8 +1294,7 @@ static void gemini_stream_free(void *state) {
     if (!s)
         return;
     aigw__sse_free(&s->sse);
-    aigw__free(s->id);
-    aigw__free(s->model);
+    aigw__chunks_free(&s->w);
     aigw__free(s->ntools);
     aigw__free(s->roled);
     aigw__free(s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "adapters/adapter.h"
+#include "adapters/openai_chunks.h"
 #include "adapters/openai_shape.h"
 #include "core/alloc.h"
 #include "core/errors.h"
@@ -136,26 +137,14 @@ static aigw_status openai_stream_feed(void *state, const char *bytes, size_t len
                                       aigw_error **err) {
     openai_stream *s = state;
     s->err = err;
-    aigw_status st = aigw__sse_feed(&s->sse, bytes, len);
-    if (s->status)
-        return s->status;
-    if (st == AIGW_EBADRESPONSE)
-        return aigw__error_set_upstream(err, st, s->call->backend->name, 200, NULL, 0,
-                                        "backend \"%s\": stream event larger than %u bytes",
-                                        s->call->backend->name, AIGW__SSE_MAX_EVENT_BYTES);
-    if (st)
-        return aigw__error_set(err, st, "stream: %s", aigw_strerror(st));
-    return AIGW_OK;
+    return aigw__sse_feed_checked(&s->sse, &s->status, s->call, bytes, len, err);
 }
 
 static aigw_status openai_stream_finish(void *state, aigw_error **err) {
     openai_stream *s = state;
     int pending = aigw__sse_finish(&s->sse);
     if (!s->done)
-        return aigw__error_set_upstream(err, AIGW_ETRUNCATED, s->call->backend->name, 200, NULL, 0,
-                                        "backend \"%s\": stream ended without [DONE]%s",
-                                        s->call->backend->name,
-                                        pending ? " (inside an event)" : "");
+        return aigw__sse_truncated(s->call, "[DONE]", pending, err);
     return AIGW_OK;
 }
 

@@ -4,36 +4,22 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "adapters/openai_chunks.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/json.h"
-
-static long long get_ll(json_object *obj, const char *key) {
-    json_object *v;
-    if (!obj || !json_object_object_get_ex(obj, key, &v) ||
-        !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
-        return -1;
-    return (long long)json_object_get_int64(v);
-}
 
 void aigw__openai_read_usage(json_object *usage, aigw__usage *out) {
     if (!usage || !json_object_is_type(usage, json_type_object))
         return;
     json_object *details;
-    out->input_tokens = get_ll(usage, "prompt_tokens");
-    out->output_tokens = get_ll(usage, "completion_tokens");
-    out->total_tokens = get_ll(usage, "total_tokens");
+    out->input_tokens = aigw__json_get_ll(usage, "prompt_tokens");
+    out->output_tokens = aigw__json_get_ll(usage, "completion_tokens");
+    out->total_tokens = aigw__json_get_ll(usage, "total_tokens");
     if (json_object_object_get_ex(usage, "prompt_tokens_details", &details))
-        out->cached_input_tokens = get_ll(details, "cached_tokens");
+        out->cached_input_tokens = aigw__json_get_ll(details, "cached_tokens");
     if (json_object_object_get_ex(usage, "completion_tokens_details", &details))
-        out->reasoning_tokens = get_ll(details, "reasoning_tokens");
-}
-
-static aigw_status bad_response(aigw__call *call, const char *body, size_t len, const char *why,
-                                aigw_error **err) {
-    return aigw__error_set_upstream(err, AIGW_EBADRESPONSE, call->backend->name, 200, body,
-                                    len > 4096 ? 4096 : len, "backend \"%s\": %s",
-                                    call->backend->name, why);
+        out->reasoning_tokens = aigw__json_get_ll(details, "reasoning_tokens");
 }
 
 /* Model lists come back with each id prefixed "backend/". */
@@ -42,7 +28,7 @@ static aigw_status prefix_models(aigw__call *call, json_object *list, aigw__buf 
     json_object *data;
     if (!json_object_object_get_ex(list, "data", &data) ||
         !json_object_is_type(data, json_type_array))
-        return bad_response(call, NULL, 0, "model list has no \"data\" array", err);
+        return aigw__bad_response(call, NULL, 0, "model list has no \"data\" array", err);
     aigw__buf id = AIGW__BUF_INIT;
     for (size_t i = 0; i < json_object_array_length(data); i++) {
         json_object *m = json_object_array_get_idx(data, i);
@@ -71,12 +57,12 @@ aigw_status aigw__openai_parse_response(aigw__call *call, const char *body, size
     aigw_status st =
         aigw__json_parse(body, len, "upstream response", AIGW_EBADRESPONSE, &root, &parse_err);
     if (st) {
-        st = bad_response(call, body, len, aigw_error_message(parse_err), err);
+        st = aigw__bad_response(call, body, len, aigw_error_message(parse_err), err);
         aigw_error_free(parse_err);
         return st;
     }
     if (!json_object_is_type(root, json_type_object)) {
-        st = bad_response(call, body, len, "response is not a JSON object", err);
+        st = aigw__bad_response(call, body, len, "response is not a JSON object", err);
         goto out;
     }
     if (json_object_object_get_ex(root, "error", &v) && v) {
@@ -88,15 +74,16 @@ aigw_status aigw__openai_parse_response(aigw__call *call, const char *body, size
     case AIGW__OP_CHAT:
         if (!json_object_object_get_ex(root, "choices", &v) ||
             !json_object_is_type(v, json_type_array)) {
-            st = bad_response(call, body, len, "response is not a chat.completion (no choices)",
-                              err);
+            st = aigw__bad_response(call, body, len,
+                                    "response is not a chat.completion (no choices)", err);
             goto out;
         }
         break;
     case AIGW__OP_EMBED:
         if (!json_object_object_get_ex(root, "data", &v) ||
             !json_object_is_type(v, json_type_array)) {
-            st = bad_response(call, body, len, "response is not an embedding list (no data)", err);
+            st = aigw__bad_response(call, body, len, "response is not an embedding list (no data)",
+                                    err);
             goto out;
         }
         break;
@@ -104,7 +91,7 @@ aigw_status aigw__openai_parse_response(aigw__call *call, const char *body, size
         st = prefix_models(call, root, out, err);
         goto out;
     case AIGW__OP_CHAT_STREAM:
-        st = bad_response(call, body, len, "expected a stream", err);
+        st = aigw__bad_response(call, body, len, "expected a stream", err);
         goto out;
     }
     if (json_object_object_get_ex(root, "usage", &v))
@@ -140,14 +127,8 @@ aigw_status aigw__openai_error(const char *provider, long http_status, const cha
     aigw__json_parse(body, len, "error", AIGW_EBADRESPONSE, &root, NULL);
     const char *message = error_message(root);
     char snippet[201];
-    if (!message) {
-        /* Not JSON: show the start of the body, printable bytes only. */
-        size_t n = 0;
-        for (size_t i = 0; i < len && n < sizeof snippet - 1; i++)
-            snippet[n++] = (body[i] >= 0x20 && body[i] < 0x7f) ? body[i] : ' ';
-        snippet[n] = '\0';
-        message = n ? snippet : "(empty body)";
-    }
+    if (!message)
+        message = aigw__body_snippet(body, len, snippet, sizeof snippet);
     aigw__error_set_upstream(err, st, provider, (int)http_status, len ? body : NULL, len,
                              "backend \"%s\": HTTP %ld: %s", provider, http_status, message);
     json_object_put(root);

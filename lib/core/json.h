@@ -20,6 +20,48 @@ const char *aigw__json_get_string(json_object *obj, const char *key);
  * from aigw__malloc; NULL on allocation failure. */
 char *aigw__json_dup_string(json_object *obj);
 
+/* Adds v to o (v == NULL means allocation failed); frees v on failure.
+ * 0 on success, -1 on failure. */
+static inline int aigw__json_put(json_object *o, const char *key, json_object *v) {
+    if (!v)
+        return -1;
+    if (json_object_object_add(o, key, v)) {
+        json_object_put(v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends v to array a, like aigw__json_put. */
+static inline int aigw__json_push(json_object *a, json_object *v) {
+    if (!v)
+        return -1;
+    if (json_object_array_add(a, v)) {
+        json_object_put(v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Member `key` of o, or NULL if o is not an object or lacks it. */
+static inline json_object *aigw__json_get(json_object *o, const char *key) {
+    json_object *v = NULL;
+    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
+        return NULL;
+    return v;
+}
+
+/* Whether v is a JSON number (int or double). */
+static inline int aigw__json_is_number(json_object *v) {
+    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+}
+
+/* Number member `key` of o as an integer, or -1 if absent or not a number. */
+static inline long long aigw__json_get_ll(json_object *o, const char *key) {
+    json_object *v = aigw__json_get(o, key);
+    return v && aigw__json_is_number(v) ? (long long)json_object_get_int64(v) : -1;
+}
+
 /* How deeply a document we parse may nest. */
 #define AIGW__JSON_MAX_DEPTH 128
 
