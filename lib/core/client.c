@@ -60,6 +60,7 @@ void aigw_client_free(aigw_client *client) {
     aigw__free(client->backends);
     aigw__free(client->default_backend);
     aigw__transport_free(client->transport);
+    json_object_put(client->gateway);
     aigw__free(client);
 }
 

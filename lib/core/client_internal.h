@@ -18,6 +18,7 @@ struct aigw_client {
     aigw__logger logger;
     aigw__cred_context cred_ctx; /* what credential loaders may use */
     struct aigw__transport *transport;
+    json_object *gateway; /* the config's "gateway" section for serve, or NULL */
 };
 
 /* Loads a parsed config object into `client` (backends, default backend),

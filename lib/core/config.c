@@ -298,6 +298,12 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
             backends = val;
         } else if (strcmp(key, "credentials") == 0) {
             credentials = val;
+        } else if (strcmp(key, "gateway") == 0) {
+            /* serve's settings: checked by the server when it starts */
+            if (!json_object_is_type(val, json_type_object))
+                return aigw__error_set(err, AIGW_ECONFIG, "gateway: must be an object");
+            json_object_put(client->gateway);
+            client->gateway = json_object_get(val);
         } else if (strcmp(key, "default_backend") == 0) {
             if (!json_object_is_type(val, json_type_string))
                 return aigw__error_set(err, AIGW_ECONFIG, "default_backend: must be a string");
@@ -309,7 +315,7 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
         } else {
             return aigw__error_set(err, AIGW_ECONFIG,
                                    "config: unknown key \"%s\" (known: backends, credentials, "
-                                   "default_backend, env_defaults)",
+                                   "default_backend, env_defaults, gateway)",
                                    key);
         }
     }
