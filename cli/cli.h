@@ -145,5 +145,6 @@ int cli_interrupted(void);
 int cli_cmd_chat(int argc, char **argv);
 int cli_cmd_embed(int argc, char **argv);
 int cli_cmd_models(int argc, char **argv);
+int cli_cmd_serve(int argc, char **argv);
 
 #endif

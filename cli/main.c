@@ -17,6 +17,7 @@ static const command commands[] = {
     {"chat", cli_cmd_chat},
     {"embed", cli_cmd_embed},
     {"models", cli_cmd_models},
+    {"serve", cli_cmd_serve},
 };
 
 static int cmd_help(int argc, char **argv) {

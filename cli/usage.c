@@ -13,6 +13,7 @@ static const char overview[] =
     "  chat     send a prompt to a chat model and print the answer\n"
     "  embed    print the embedding of each input text\n"
     "  models   list the models the configured backends offer\n"
+    "  serve    run an OpenAI-compatible gateway over the configured backends\n"
     "  help     print the usage of a command\n"
     "\n"
     "Options every command takes:\n"
@@ -78,6 +79,26 @@ static const char models_usage[] =
     "  -v, --verbose          library logs to stderr (-vv: debug)\n"
     "  -h, --help             print this and exit\n";
 
+static const char serve_usage[] =
+    "Usage: " CLI_NAME " serve [OPTIONS]\n"
+    "\n"
+    "Runs an OpenAI-compatible HTTP gateway over the configured backends:\n"
+    "POST /v1/chat/completions (JSON and SSE), POST /v1/embeddings, GET /v1/models,\n"
+    "GET /healthz, GET /metrics. Clients authenticate with the keys of the\n"
+    "config's \"gateway\" section. Prints \"listening on port N (W workers)\".\n"
+    "SIGTERM/SIGINT: stop accepting, let in-flight requests finish\n"
+    "(gateway.shutdown_timeout_ms, default 30000), exit 0; a second signal exits\n"
+    "at once.\n"
+    "\n"
+    "Options:\n"
+    "  -l, --listen HOST:PORT address to listen on (default: gateway.listen, else\n"
+    "                         127.0.0.1:8080; port 0 picks a free one)\n"
+    "  -w, --workers N        worker threads, one event loop each (default:\n"
+    "                         gateway.workers, else the number of cores)\n"
+    "  -c, --config FILE      config file\n"
+    "  -v, --verbose          library logs and the access log to stderr (-vv: debug)\n"
+    "  -h, --help             print this and exit\n";
+
 static const char help_usage[] = "Usage: " CLI_NAME " help [COMMAND]\n"
                                  "\n"
                                  "Prints the usage of COMMAND, or the overview.\n";
@@ -92,6 +113,8 @@ int cli_print_usage(const char *command, FILE *out) {
         text = embed_usage;
     } else if (strcmp(command, "models") == 0) {
         text = models_usage;
+    } else if (strcmp(command, "serve") == 0) {
+        text = serve_usage;
     } else if (strcmp(command, "help") == 0) {
         text = help_usage;
     } else {

@@ -11,5 +11,6 @@
 #include "chat.h"
 #include "build.h"
 #include "async.h"
+#include "serve.h"
 
 #endif

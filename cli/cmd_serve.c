@@ -1,0 +1,113 @@
+/* aigw-cli serve — the OpenAI-compatible gateway (aigw/serve.h) in the
+ * foreground until SIGTERM or SIGINT: the first stops accepting and lets
+ * in-flight requests finish (gateway.shutdown_timeout_ms), then exits 0; a
+ * second exits at once. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum { OPT_LISTEN = 1, OPT_WORKERS };
+
+static const cli_opt serve_opts[] = {
+    CLI_COMMON_OPTS, {"listen", 'l', 1, OPT_LISTEN}, {"workers", 'w', 1, OPT_WORKERS}, {0}};
+
+typedef struct sig_ctx {
+    aigw_server *server;
+    sigset_t set;
+    int verbose;
+} sig_ctx;
+
+static void *signal_thread(void *arg) {
+    sig_ctx *c = arg;
+    int sig = 0, count = 0;
+    for (;;) {
+        if (sigwait(&c->set, &sig) != 0)
+            continue;
+        if (++count > 1) {
+            static const char msg[] = "aigw-cli: second signal: exiting now\n";
+            ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+            (void)w;
+            _exit(128 + sig);
+        }
+        if (c->verbose)
+            fprintf(stderr, "aigw-cli: %s: shutting down (in-flight requests may finish)\n",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        aigw_server_shutdown(c->server, AIGW_SERVER_DEADLINE_DEFAULT);
+    }
+    return NULL;
+}
+
+int cli_cmd_serve(int argc, char **argv) {
+    cli_parser p;
+    cli_common common = {0};
+    const char *value = NULL;
+    aigw_serve_options opts = AIGW_SERVE_OPTIONS_INIT;
+    aigw_client *client = NULL;
+    aigw_server *server = NULL;
+    aigw_error *err = NULL;
+    long workers = 0;
+    int id, rc;
+
+    cli_parser_init(&p, argc, argv, "serve");
+    while ((id = cli_next_arg(&p, serve_opts, &value)) != CLI_ARG_END) {
+        if (id == CLI_ARG_ERROR)
+            return CLI_EXIT_USAGE;
+        if (id == CLI_ARG_POSITIONAL)
+            return cli_usage_error("serve", "unexpected argument '%s'", value);
+        if (id == OPT_LISTEN) {
+            if (!*value)
+                return cli_usage_error("serve", "--listen needs HOST:PORT");
+            opts.listen = value;
+        } else if (id == OPT_WORKERS) {
+            if (cli_parse_long("serve", "--workers", value, 1, 1024, &workers) != 0)
+                return CLI_EXIT_USAGE;
+            opts.workers = (unsigned int)workers;
+        } else {
+            cli_common_option(&common, id, value);
+        }
+    }
+    if (common.help) {
+        cli_print_usage("serve", stdout);
+        return CLI_EXIT_OK;
+    }
+    if ((rc = cli_open_client(&common, &client)) != CLI_EXIT_OK)
+        return rc;
+
+    /* Every thread (the workers too) blocks the signals; one thread takes
+     * them with sigwait, so no handler runs in the middle of anything. */
+    static sig_ctx ctx;
+    sigemptyset(&ctx.set);
+    sigaddset(&ctx.set, SIGINT);
+    sigaddset(&ctx.set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &ctx.set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    ctx.verbose = common.verbose;
+
+    aigw_status st = aigw_server_start(client, &opts, &server, &err);
+    if (st != AIGW_OK) {
+        aigw_client_free(client);
+        return cli_report_error(st, err, CLI_PHASE_SETUP);
+    }
+    ctx.server = server;
+    pthread_t t;
+    if (pthread_create(&t, NULL, signal_thread, &ctx) != 0) {
+        cli_errorf("could not start the signal thread");
+        aigw_server_free(server);
+        aigw_client_free(client);
+        return CLI_EXIT_FAILURE;
+    }
+    printf("listening on port %d (%u worker%s)\n", aigw_server_port(server),
+           aigw_server_workers(server), aigw_server_workers(server) == 1 ? "" : "s");
+    fflush(stdout);
+
+    aigw_server_wait(server);
+    aigw_server_free(server);
+    aigw_client_free(client);
+    if (common.verbose)
+        fprintf(stderr, "aigw-cli: stopped\n");
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,86 @@
+/* libaigw — the gateway server: an OpenAI-compatible HTTP endpoint over a
+ * client, the library behind `aigw-cli serve`.
+ *
+ * aigw_server_start() listens on host:port and serves, on its own worker
+ * threads (one libuv loop each, all on one port with SO_REUSEPORT):
+ *   POST /v1/chat/completions   JSON, or SSE with "stream": true
+ *   POST /v1/embeddings
+ *   GET  /v1/models
+ *   GET  /healthz               200 {"status":"ok"}, 503 when shutting down
+ *   GET  /metrics               Prometheus text (OpenTelemetry GenAI names)
+ * Every request goes through the client's async API, so any backend the
+ * client has serves any OpenAI-shaped client. Errors come back in OpenAI's
+ * shape {"error":{"message","type","param","code"}}.
+ *
+ * The config's "gateway" section (validated strictly by aigw_server_start;
+ * a mistake is AIGW_ECONFIG with its JSON path):
+ *   "listen": "HOST:PORT"            default 127.0.0.1:8080
+ *   "workers": N                     1..1024, default the number of cores
+ *   "shutdown_timeout_ms": N         graceful shutdown deadline, default 30000
+ *   "keys": [{"sha256": "<64 hex digits: SHA-256 of the key>",
+ *             "name": "ci", "team": "platform"}, ...]
+ *                                    clients send "Authorization: Bearer KEY"
+ *                                    or "x-api-key: KEY"; no keys: open
+ *   "limits": {"max_body_bytes", "max_header_bytes", "max_headers",
+ *              "max_connections", "header_timeout_ms", "request_timeout_ms",
+ *              "idle_timeout_ms", "send_timeout_ms"}   positive integers
+ *
+ * THREADING: aigw_server_shutdown() may be called from any thread, and from
+ * a signal handler (it only stores flags and calls uv_async_send). The
+ * others are for the thread that started the server. The client must
+ * outlive the server. */
+#ifndef AIGW_SERVE_H
+#define AIGW_SERVE_H
+
+#include <stdint.h>
+
+#include "client.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct aigw_server aigw_server;
+
+#define AIGW_SERVE_OPTIONS_VERSION 1
+
+typedef struct aigw_serve_options {
+    unsigned int version; /* AIGW_SERVE_OPTIONS_VERSION */
+    const char *listen;   /* "HOST:PORT" ("[::1]:PORT" for IPv6; port 0: any
+                             free one); NULL: gateway.listen, else 127.0.0.1:8080 */
+    unsigned int workers; /* 0: gateway.workers, else the number of cores */
+} aigw_serve_options;
+
+#define AIGW_SERVE_OPTIONS_INIT                                                                    \
+    { AIGW_SERVE_OPTIONS_VERSION, NULL, 0 }
+
+/* The configured deadline (gateway.shutdown_timeout_ms) for
+ * aigw_server_shutdown(). */
+#define AIGW_SERVER_DEADLINE_DEFAULT UINT64_MAX
+
+/* Sets *opts to its defaults for `version` (1); AIGW_EINVAL otherwise. */
+AIGW_EXTERN aigw_status aigw_serve_options_init(aigw_serve_options *opts, unsigned int version);
+
+/* Validates the gateway config, binds, and starts the workers. On success
+ * the server is serving when this returns. opts may be NULL. */
+AIGW_EXTERN aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opts,
+                                          aigw_server **out, aigw_error **err);
+/* The port actually bound (useful with port 0). */
+AIGW_EXTERN int aigw_server_port(const aigw_server *server);
+/* The number of worker threads. */
+AIGW_EXTERN unsigned int aigw_server_workers(const aigw_server *server);
+/* Graceful shutdown: stop accepting, answer 503 to new requests on open
+ * connections, let in-flight requests finish within deadline_ms (then
+ * close them and cancel their upstream requests). A second call closes
+ * everything at once. Returns at once; any thread; async-signal-safe. */
+AIGW_EXTERN void aigw_server_shutdown(aigw_server *server, uint64_t deadline_ms);
+/* Blocks until every worker has stopped (after a shutdown). */
+AIGW_EXTERN aigw_status aigw_server_wait(aigw_server *server);
+/* Shuts down at once if still running, waits, frees. NULL is a no-op. */
+AIGW_EXTERN void aigw_server_free(aigw_server *server);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,245 @@
+/* The config's "gateway" section: parsed and validated strictly, every
+ * error naming its JSON path (see aigw/serve.h for the keys). */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/errors.h"
+#include "server/gateway.h"
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+aigw_status aigw__gw_parse_listen(const char *text, char **host, int *port, aigw_error **err) {
+    const char *colon, *h = text;
+    size_t hlen;
+    *host = NULL;
+    if (!text || !*text)
+        return aigw__error_set(err, AIGW_ECONFIG, "listen: must be HOST:PORT");
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':')
+            return aigw__error_set(err, AIGW_ECONFIG, "listen: '%s' must be [IPV6]:PORT", text);
+        h = text + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon)
+            return aigw__error_set(err, AIGW_ECONFIG, "listen: '%s' must be HOST:PORT", text);
+        hlen = (size_t)(colon - text);
+    }
+    char *end = NULL;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || errno || p < 0 || p > 65535)
+        return aigw__error_set(err, AIGW_ECONFIG, "listen: '%s': port must be 0..65535", text);
+    if (hlen == 0) {
+        h = "127.0.0.1";
+        hlen = strlen(h);
+    }
+    if (!(*host = aigw__strndup(h, hlen)))
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    *port = (int)p;
+    return AIGW_OK;
+}
+
+static aigw_status get_uint(json_object *v, const char *path, long long min, long long max,
+                            long long *out, aigw_error **err) {
+    if (!json_object_is_type(v, json_type_int))
+        return aigw__error_set(err, AIGW_ECONFIG, "%s: must be an integer", path);
+    long long n = json_object_get_int64(v);
+    if (n < min || n > max)
+        return aigw__error_set(err, AIGW_ECONFIG, "%s: must be %lld..%lld", path, min, max);
+    *out = n;
+    return AIGW_OK;
+}
+
+static aigw_status get_str(json_object *v, const char *path, char **out, aigw_error **err) {
+    if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0)
+        return aigw__error_set(err, AIGW_ECONFIG, "%s: must be a non-empty string", path);
+    if (!(*out = aigw__strdup(json_object_get_string(v))))
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    return AIGW_OK;
+}
+
+static aigw_status load_key(aigw__gw_key *k, json_object *o, size_t i, aigw_error **err) {
+    char path[96];
+    aigw_status st;
+    int have_hash = 0;
+    if (!json_object_is_type(o, json_type_object))
+        return aigw__error_set(err, AIGW_ECONFIG, "gateway.keys[%zu]: must be an object", i);
+    json_object_object_foreach(o, key, val) {
+        snprintf(path, sizeof(path), "gateway.keys[%zu].%s", i, key);
+        if (strcmp(key, "sha256") == 0) {
+            const char *s =
+                json_object_is_type(val, json_type_string) ? json_object_get_string(val) : NULL;
+            if (!s || strlen(s) != 64)
+                return aigw__error_set(err, AIGW_ECONFIG, "%s: must be 64 hex digits", path);
+            for (int j = 0; j < 32; j++) {
+                int hi = hexval(s[2 * j]), lo = hexval(s[2 * j + 1]);
+                if (hi < 0 || lo < 0)
+                    return aigw__error_set(err, AIGW_ECONFIG, "%s: must be 64 hex digits", path);
+                k->sha256[j] = (unsigned char)(hi << 4 | lo);
+            }
+            have_hash = 1;
+        } else if (strcmp(key, "name") == 0) {
+            if ((st = get_str(val, path, &k->name, err)) != AIGW_OK)
+                return st;
+        } else if (strcmp(key, "team") == 0) {
+            if ((st = get_str(val, path, &k->team, err)) != AIGW_OK)
+                return st;
+        } else {
+            return aigw__error_set(err, AIGW_ECONFIG,
+                                   "%s: unknown key (expected sha256, name, team)", path);
+        }
+    }
+    if (!have_hash)
+        return aigw__error_set(err, AIGW_ECONFIG, "gateway.keys[%zu].sha256: missing", i);
+    if (!k->name) {
+        snprintf(path, sizeof(path), "key%zu", i);
+        if (!(k->name = aigw__strdup(path)))
+            return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    }
+    return AIGW_OK;
+}
+
+static aigw_status load_limits(aigw__http_server_options *l, json_object *o, aigw_error **err) {
+    static const char *const names[] = {
+        "max_body_bytes",    "max_header_bytes",   "max_headers",     "max_connections",
+        "header_timeout_ms", "request_timeout_ms", "idle_timeout_ms", "send_timeout_ms"};
+    char path[96];
+    long long n;
+    aigw_status st;
+    if (!json_object_is_type(o, json_type_object))
+        return aigw__error_set(err, AIGW_ECONFIG, "gateway.limits: must be an object");
+    json_object_object_foreach(o, key, val) {
+        size_t i;
+        snprintf(path, sizeof(path), "gateway.limits.%s", key);
+        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if (strcmp(key, names[i]) == 0)
+                break;
+        if (i == sizeof(names) / sizeof(names[0]))
+            return aigw__error_set(err, AIGW_ECONFIG,
+                                   "%s: unknown key (expected max_body_bytes, max_header_bytes, "
+                                   "max_headers, max_connections, header_timeout_ms, "
+                                   "request_timeout_ms, idle_timeout_ms, send_timeout_ms)",
+                                   path);
+        long long max = i >= 4 ? 86400000LL : (long long)INT_MAX;
+        if ((st = get_uint(val, path, 1, max, &n, err)) != AIGW_OK)
+            return st;
+        switch (i) {
+        case 0:
+            l->max_body_bytes = (size_t)n;
+            break;
+        case 1:
+            l->max_header_bytes = (size_t)n;
+            break;
+        case 2:
+            l->max_headers = (size_t)n;
+            break;
+        case 3:
+            l->max_connections = (unsigned int)n;
+            break;
+        case 4:
+            l->header_timeout_ms = (uint64_t)n;
+            break;
+        case 5:
+            l->request_timeout_ms = (uint64_t)n;
+            break;
+        case 6:
+            l->idle_timeout_ms = (uint64_t)n;
+            break;
+        default:
+            l->send_timeout_ms = (uint64_t)n;
+            break;
+        }
+    }
+    return AIGW_OK;
+}
+
+aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_error **err) {
+    aigw_status st = AIGW_OK;
+    long long n;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port = -1;
+    cfg->shutdown_timeout_ms = 30000;
+    if (!gw)
+        return AIGW_OK;
+    if (!json_object_is_type(gw, json_type_object))
+        return aigw__error_set(err, AIGW_ECONFIG, "gateway: must be an object");
+    json_object_object_foreach(gw, key, val) {
+        if (strcmp(key, "listen") == 0) {
+            if (!json_object_is_type(val, json_type_string)) {
+                st = aigw__error_set(err, AIGW_ECONFIG, "gateway.listen: must be a string");
+            } else if ((st = aigw__gw_parse_listen(json_object_get_string(val), &cfg->host,
+                                                   &cfg->port, err)) != AIGW_OK) {
+                if (err && *err && st == AIGW_ECONFIG) {
+                    aigw__buf b = AIGW__BUF_INIT;
+                    aigw__buf_printf(&b, "gateway.%s", aigw_error_message(*err));
+                    aigw_error_free(*err);
+                    *err = NULL;
+                    st = aigw__error_set(err, AIGW_ECONFIG, "%s", b.data ? b.data : "listen");
+                    aigw__buf_free(&b);
+                }
+            }
+        } else if (strcmp(key, "workers") == 0) {
+            if ((st = get_uint(val, "gateway.workers", 1, 1024, &n, err)) == AIGW_OK)
+                cfg->workers = (unsigned int)n;
+        } else if (strcmp(key, "shutdown_timeout_ms") == 0) {
+            if ((st = get_uint(val, "gateway.shutdown_timeout_ms", 0, 86400000LL, &n, err)) ==
+                AIGW_OK)
+                cfg->shutdown_timeout_ms = (uint64_t)n;
+        } else if (strcmp(key, "keys") == 0) {
+            if (!json_object_is_type(val, json_type_array)) {
+                st = aigw__error_set(err, AIGW_ECONFIG, "gateway.keys: must be an array");
+                goto out;
+            }
+            size_t count = json_object_array_length(val);
+            if (count && !(cfg->keys = aigw__calloc(count, sizeof(*cfg->keys)))) {
+                st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (size_t i = 0; i < count; i++) {
+                cfg->n_keys = i + 1;
+                if ((st = load_key(&cfg->keys[i], json_object_array_get_idx(val, i), i, err)) !=
+                    AIGW_OK)
+                    goto out;
+            }
+        } else if (strcmp(key, "limits") == 0) {
+            st = load_limits(&cfg->limits, val, err);
+        } else {
+            st = aigw__error_set(err, AIGW_ECONFIG,
+                                 "gateway.%s: unknown key (expected listen, workers, "
+                                 "shutdown_timeout_ms, keys, limits)",
+                                 key);
+        }
+        if (st != AIGW_OK)
+            goto out;
+    }
+out:
+    if (st != AIGW_OK)
+        aigw__gw_config_free(cfg);
+    return st;
+}
+
+void aigw__gw_config_free(aigw__gw_config *cfg) {
+    for (size_t i = 0; i < cfg->n_keys; i++) {
+        aigw__free(cfg->keys[i].name);
+        aigw__free(cfg->keys[i].team);
+    }
+    aigw__free(cfg->keys);
+    aigw__free(cfg->host);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port = -1;
+}
