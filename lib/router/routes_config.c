@@ -222,7 +222,7 @@ static aigw_status load_backend(json_object *b, const char *path,
                                 const aigw__routes_load_options *o, aigw__route_backend *rb,
                                 aigw_error **err) {
     char sub[PATH_MAX_LEN];
-    long long n;
+    long long n = 0;
     aigw_status st = want_object(b, path, err);
     if (!st)
         st = check_keys(b, path, "backend, weight, priority, model", err);
@@ -266,7 +266,7 @@ static aigw_status load_ms(json_object *obj, const char *path, const char *key, 
     if (!v)
         return AIGW_OK;
     char sub[PATH_MAX_LEN];
-    long long n;
+    long long n = 0;
     path_fmt(sub, sizeof sub, "%s.%s", path, key);
     aigw_status st = load_int(v, sub, min, AIGW__ROUTE_MAX_MS, &n, err);
     if (!st)
@@ -277,7 +277,7 @@ static aigw_status load_ms(json_object *obj, const char *path, const char *key, 
 static aigw_status load_retry(json_object *rj, const char *rpath, aigw__retry_config *rc,
                               aigw_error **err) {
     char path[PATH_MAX_LEN], sub[PATH_MAX_LEN];
-    long long n;
+    long long n = 0;
     path_fmt(path, sizeof path, "%s.retry", rpath);
     aigw_status st = want_object(rj, path, err);
     if (!st)

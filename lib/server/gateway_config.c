@@ -119,7 +119,7 @@ static aigw_status load_limits(aigw__http_server_options *l, json_object *o, aig
         "max_body_bytes",    "max_header_bytes",   "max_headers",     "max_connections",
         "header_timeout_ms", "request_timeout_ms", "idle_timeout_ms", "send_timeout_ms"};
     char path[96];
-    long long n;
+    long long n = 0;
     aigw_status st;
     if (!json_object_is_type(o, json_type_object))
         return aigw__error_set(err, AIGW_ECONFIG, "gateway.limits: must be an object");
@@ -170,7 +170,7 @@ static aigw_status load_limits(aigw__http_server_options *l, json_object *o, aig
 
 aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_error **err) {
     aigw_status st = AIGW_OK;
-    long long n;
+    long long n = 0;
     memset(cfg, 0, sizeof(*cfg));
     cfg->port = -1;
     cfg->shutdown_timeout_ms = 30000;
