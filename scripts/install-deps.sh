@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang clang-format
   libcurl4-openssl-dev libjson-c-dev libssl-dev libuv1-dev
-  zlib1g-dev libxml2-dev libcriterion-dev libhttp-parser-dev libyaml-dev python3-yaml
+  zlib1g-dev libxml2-dev libhiredis-dev redis-server libcriterion-dev libhttp-parser-dev libyaml-dev python3-yaml
   python3 valgrind curl ca-certificates
 )
 

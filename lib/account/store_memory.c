@@ -1,0 +1,366 @@
+/* The in-memory store: counters in a sharded hash table, each counter with
+ * its own mutex. A reservation looks its counters up (one shard lock at a
+ * time), then locks them in address order — a total order, so concurrent
+ * reservations over overlapping budgets cannot deadlock — checks every one,
+ * and only then takes from all. Counters live until the store is freed. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "account/store.h"
+#include "core/alloc.h"
+#include "core/errors.h"
+
+#define SHARDS 64
+#define SHARD_BUCKETS 256
+
+typedef struct entry {
+    struct entry *next;
+    uint64_t hash;
+    const aigw__budget *budget;
+    char *instance;
+    pthread_mutex_t mu;
+    int64_t level;   /* bucket: available; window: used */
+    int64_t last_ns; /* bucket: refilled up to */
+    int64_t window;  /* window: index of the current window */
+} entry;
+
+typedef struct shard {
+    pthread_mutex_t mu;
+    entry *buckets[SHARD_BUCKETS];
+} shard;
+
+typedef struct memory_store {
+    aigw__store base;
+    shard shards[SHARDS];
+} memory_store;
+
+/* ---- time: windows and refill ---- */
+
+#define NS 1000000000LL
+
+static int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = floor_div(y, 400);
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int64_t *m) {
+    z += 719468;
+    int64_t era = floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+int64_t aigw__window_index(aigw__window_per per, int64_t now_ns, int64_t *end_ns) {
+    static const int64_t len[] = {60 * NS, 3600 * NS, 86400 * NS};
+    if (per != AIGW__PER_MONTH) {
+        int64_t idx = floor_div(now_ns, len[per]);
+        if (end_ns)
+            *end_ns = (idx + 1) * len[per];
+        return idx;
+    }
+    int64_t y, m;
+    civil_from_days(floor_div(now_ns, 86400 * NS), &y, &m);
+    if (end_ns)
+        *end_ns = days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * 86400 * NS;
+    return (y - 1970) * 12 + (m - 1);
+}
+
+int64_t aigw__bucket_refill(int64_t refill, int64_t elapsed_ns) {
+    if (elapsed_ns <= 0 || refill <= 0)
+        return 0;
+    __int128 add = (__int128)elapsed_ns * refill / NS;
+    return add > AIGW__AMOUNT_MAX ? AIGW__AMOUNT_MAX : (int64_t)add;
+}
+
+/* Brings a bucket up to now. The time of a partial micro-unit is kept (last
+ * advances only by the time the added units took), so slow refills are not
+ * lost to rounding. */
+static void bucket_refill(entry *e, int64_t now) {
+    const aigw__budget *b = e->budget;
+    if (now <= e->last_ns)
+        return;
+    if (e->level >= b->capacity || b->refill <= 0) {
+        e->last_ns = now;
+        return;
+    }
+    int64_t add = aigw__bucket_refill(b->refill, now - e->last_ns);
+    if (!add)
+        return;
+    if (add >= b->capacity - e->level) {
+        e->level = b->capacity;
+        e->last_ns = now;
+    } else {
+        e->level += add;
+        e->last_ns += (int64_t)((__int128)add * NS / b->refill);
+    }
+}
+
+static void window_roll(entry *e, int64_t now) {
+    int64_t idx = aigw__window_index(e->budget->per, now, NULL);
+    if (idx > e->window) { /* a clock stepping back keeps the current window */
+        e->window = idx;
+        e->level = 0;
+    }
+}
+
+/* Seconds until amount fits in e (locked, brought up to now); -1 never. */
+static double retry_after(entry *e, int64_t amount, int64_t now) {
+    const aigw__budget *b = e->budget;
+    if (b->type == AIGW__LIMIT_BUCKET) {
+        if (amount > b->capacity || b->refill <= 0)
+            return -1;
+        double need = (double)(amount - e->level) / (double)b->refill -
+                      (double)(now - e->last_ns) / (double)NS;
+        return need > 0 ? need : 0;
+    }
+    if (amount > b->max)
+        return -1;
+    int64_t end;
+    aigw__window_index(b->per, now, &end);
+    return (double)(end - now) / (double)NS;
+}
+
+/* ---- the table ---- */
+
+static uint64_t key_hash(const aigw__budget *b, const char *instance) {
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)b;
+    for (const unsigned char *c = (const unsigned char *)instance; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 32);
+}
+
+static entry *lookup(memory_store *ms, const aigw__store_key *k, int64_t now, int create) {
+    const char *inst = k->instance ? k->instance : "";
+    uint64_t h = key_hash(k->budget, inst);
+    shard *sh = &ms->shards[h % SHARDS];
+    entry **slot = &sh->buckets[(h / SHARDS) % SHARD_BUCKETS];
+    pthread_mutex_lock(&sh->mu);
+    entry *e = *slot;
+    while (e && !(e->hash == h && e->budget == k->budget && !strcmp(e->instance, inst)))
+        e = e->next;
+    if (!e && create) {
+        e = aigw__calloc(1, sizeof *e);
+        if (e && !(e->instance = aigw__strdup(inst))) {
+            aigw__free(e);
+            e = NULL;
+        }
+        if (e) {
+            pthread_mutex_init(&e->mu, NULL);
+            e->hash = h;
+            e->budget = k->budget;
+            if (k->budget->type == AIGW__LIMIT_BUCKET) {
+                e->level = k->budget->capacity;
+                e->last_ns = now;
+            } else {
+                e->window = aigw__window_index(k->budget->per, now, NULL);
+            }
+            e->next = *slot;
+            *slot = e;
+        }
+    }
+    pthread_mutex_unlock(&sh->mu);
+    return e;
+}
+
+static int by_address(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)(*(entry *const *)a), y = (uintptr_t)(*(entry *const *)b);
+    return x < y ? -1 : x > y;
+}
+
+static void lock_all(entry **sorted, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!i || sorted[i] != sorted[i - 1])
+            pthread_mutex_lock(&sorted[i]->mu);
+}
+
+static void unlock_all(entry **sorted, size_t n) {
+    for (size_t i = n; i-- > 0;)
+        if (!i || sorted[i] != sorted[i - 1])
+            pthread_mutex_unlock(&sorted[i]->mu);
+}
+
+static void sort_entries(entry **v, size_t n) {
+    if (n <= 8) { /* insertion sort: the usual 1-4 budgets */
+        for (size_t i = 1; i < n; i++) {
+            entry *x = v[i];
+            size_t j = i;
+            while (j > 0 && (uintptr_t)v[j - 1] > (uintptr_t)x) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = x;
+        }
+    } else {
+        qsort(v, n, sizeof *v, by_address);
+    }
+}
+
+static aigw_status mem_reserve(aigw__store *s, const aigw__store_key *keys, const int64_t *amounts,
+                               size_t n, int64_t now, aigw__hold *holds, aigw__refusal *refusal,
+                               aigw_error **err) {
+    memory_store *ms = (memory_store *)s;
+    entry *sorted[AIGW__STORE_MAX_KEYS];
+    if (n > AIGW__STORE_MAX_KEYS)
+        return aigw__error_set(err, AIGW_EINVAL, "a request may reserve in at most %d budgets",
+                               AIGW__STORE_MAX_KEYS);
+    for (size_t i = 0; i < n; i++) {
+        entry *e = lookup(ms, &keys[i], now, 1);
+        if (!e)
+            return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+        holds[i] = (aigw__hold){.entry = e, .amount = amounts[i]};
+        sorted[i] = e;
+    }
+    sort_entries(sorted, n);
+    lock_all(sorted, n);
+    for (size_t i = 0; i < n; i++) {
+        entry *e = holds[i].entry;
+        const aigw__budget *b = e->budget;
+        int ok;
+        if (b->type == AIGW__LIMIT_BUCKET) {
+            bucket_refill(e, now);
+            ok = amounts[i] <= e->level;
+        } else {
+            window_roll(e, now);
+            ok = amounts[i] <= b->max - e->level;
+        }
+        if (!ok) {
+            if (refusal)
+                *refusal =
+                    (aigw__refusal){.index = i, .retry_after = retry_after(e, amounts[i], now)};
+            unlock_all(sorted, n);
+            return AIGW_ERATELIMIT;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        entry *e = holds[i].entry;
+        if (e->budget->type == AIGW__LIMIT_BUCKET) {
+            e->level -= amounts[i];
+        } else {
+            e->level += amounts[i];
+            holds[i].window = e->window;
+        }
+    }
+    unlock_all(sorted, n);
+    return AIGW_OK;
+}
+
+static aigw_status mem_settle(aigw__store *s, const aigw__store_key *keys, const aigw__hold *holds,
+                              const int64_t *actual, size_t n, int64_t now, aigw_error **err) {
+    (void)s, (void)keys, (void)err;
+    for (size_t i = 0; i < n; i++) {
+        entry *e = holds[i].entry;
+        if (!e || holds[i].skipped)
+            continue;
+        int64_t diff = actual[i] - holds[i].amount; /* > 0: charge more */
+        if (!diff)
+            continue;
+        pthread_mutex_lock(&e->mu);
+        const aigw__budget *b = e->budget;
+        if (b->type == AIGW__LIMIT_BUCKET) {
+            bucket_refill(e, now);
+            e->level -= diff;
+            if (e->level > b->capacity)
+                e->level = b->capacity;
+            if (e->level < -AIGW__AMOUNT_MAX)
+                e->level = -AIGW__AMOUNT_MAX;
+        } else {
+            window_roll(e, now);
+            if (e->window == holds[i].window)
+                e->level += diff;
+            else if (diff > 0)
+                e->level += diff;
+            if (e->level < 0)
+                e->level = 0;
+            if (e->level > 2 * AIGW__AMOUNT_MAX)
+                e->level = 2 * AIGW__AMOUNT_MAX;
+        }
+        pthread_mutex_unlock(&e->mu);
+    }
+    return AIGW_OK;
+}
+
+static void fill_status(const aigw__budget *b, entry *e, int64_t now, aigw__budget_status *out) {
+    if (b->type == AIGW__LIMIT_BUCKET) {
+        out->limit = b->capacity;
+        out->remaining = e ? e->level : b->capacity;
+        int64_t missing = b->capacity - out->remaining;
+        out->reset = missing <= 0 || b->refill <= 0
+                         ? 0
+                         : (double)missing / (double)b->refill -
+                               (e ? (double)(now - e->last_ns) / (double)NS : 0);
+        if (out->reset < 0)
+            out->reset = 0;
+    } else {
+        int64_t end;
+        aigw__window_index(b->per, now, &end);
+        out->limit = b->max;
+        out->remaining = b->max - (e ? e->level : 0);
+        out->reset = (double)(end - now) / (double)NS;
+    }
+}
+
+static aigw_status mem_status(aigw__store *s, const aigw__store_key *key, int64_t now,
+                              aigw__budget_status *out, aigw_error **err) {
+    (void)err;
+    entry *e = lookup((memory_store *)s, key, now, 0);
+    if (e) {
+        pthread_mutex_lock(&e->mu);
+        if (e->budget->type == AIGW__LIMIT_BUCKET)
+            bucket_refill(e, now);
+        else
+            window_roll(e, now);
+        fill_status(key->budget, e, now, out);
+        pthread_mutex_unlock(&e->mu);
+    } else {
+        fill_status(key->budget, NULL, now, out);
+    }
+    return AIGW_OK;
+}
+
+static void mem_free(aigw__store *s) {
+    memory_store *ms = (memory_store *)s;
+    for (size_t i = 0; i < SHARDS; i++) {
+        for (size_t j = 0; j < SHARD_BUCKETS; j++) {
+            entry *e = ms->shards[i].buckets[j];
+            while (e) {
+                entry *next = e->next;
+                pthread_mutex_destroy(&e->mu);
+                aigw__free(e->instance);
+                aigw__free(e);
+                e = next;
+            }
+        }
+        pthread_mutex_destroy(&ms->shards[i].mu);
+    }
+    aigw__free(ms);
+}
+
+static const aigw__store_ops memory_ops = {mem_reserve, mem_settle, mem_status, mem_free};
+
+aigw_status aigw__store_memory_new(aigw__store **out, aigw_error **err) {
+    memory_store *ms = aigw__calloc(1, sizeof *ms);
+    if (!ms)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    ms->base.ops = &memory_ops;
+    for (size_t i = 0; i < SHARDS; i++)
+        pthread_mutex_init(&ms->shards[i].mu, NULL);
+    *out = &ms->base;
+    return AIGW_OK;
+}
