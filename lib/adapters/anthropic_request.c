@@ -18,35 +18,21 @@
  *   response_format, seed, presence_penalty, frequency_penalty, logit_bias,
  *   parallel_tool_calls, stream_options, modalities, audio, prediction,
  *   store, service_tier, reasoning_effort and any unknown field.
- * Embeddings and model listing are AIGW_ENOTSUPPORTED.
- *
- * Responses and streams come back as OpenAI chat.completion(.chunk)s:
- * text blocks joined into message.content (null when none), tool_use
- * blocks as tool_calls (arguments = the serialized input), thinking blocks
- * as message.reasoning_content (delta.reasoning_content in streams, as
- * DeepSeek and vLLM do); stop reasons end_turn/stop_sequence/pause_turn →
- * "stop", max_tokens → "length", tool_use → "tool_calls", refusal →
- * "content_filter"; prompt_tokens counts input, cache-read and
- * cache-creation tokens, prompt_tokens_details.cached_tokens the cache
- * reads. */
-#include "adapters/anthropic.h"
+ * Embeddings and model listing are AIGW_ENOTSUPPORTED. */
+#include "adapters/anthropic_internal.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "adapters/openai_chunks.h"
 #include "adapters/openai_shape.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/json.h"
-#include "wire/sse.h"
 
 #define AIGW__ANTHROPIC_DEFAULT_MAX_TOKENS 4096
 #define ANTHROPIC_VERSION "2023-06-01"
 /* Claude on Vertex AI names the API version in the body instead. */
 #define VERTEX_ANTHROPIC_VERSION "vertex-2023-10-16"
-#define MAX_BLOCKS 65536 /* stream content blocks we track */
 
 static aigw_status oom(aigw_error **err) {
     return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
@@ -503,333 +489,6 @@ out:
     return st;
 }
 
-/* ---- responses ---- */
-
-static const char *finish_reason(const char *stop_reason) {
-    if (!stop_reason)
-        return NULL;
-    if (strcmp(stop_reason, "max_tokens") == 0)
-        return "length";
-    if (strcmp(stop_reason, "tool_use") == 0)
-        return "tool_calls";
-    if (strcmp(stop_reason, "refusal") == 0)
-        return "content_filter";
-    return "stop"; /* end_turn, stop_sequence, pause_turn, anything new */
-}
-
-/* Reads an Anthropic usage object into u (input side when `input`, output
- * side always). Fields it lacks are left alone. */
-static void read_usage(json_object *usage, aigw__usage *u) {
-    if (!usage || !json_object_is_type(usage, json_type_object))
-        return;
-    long long in = aigw__json_get_ll(usage, "input_tokens");
-    long long cr = aigw__json_get_ll(usage, "cache_read_input_tokens");
-    long long cc = aigw__json_get_ll(usage, "cache_creation_input_tokens");
-    long long out = aigw__json_get_ll(usage, "output_tokens");
-    if (in >= 0) {
-        u->input_tokens = aigw__tokens_add(aigw__tokens_add(in, cr > 0 ? cr : 0), cc > 0 ? cc : 0);
-        u->cached_input_tokens = cr > 0 ? cr : 0;
-    }
-    if (out >= 0)
-        u->output_tokens = out;
-    if (u->input_tokens >= 0 && u->output_tokens >= 0)
-        u->total_tokens = aigw__tokens_add(u->input_tokens, u->output_tokens);
-}
-
-static aigw_status anthropic_parse(aigw__call *call, const char *body, size_t len, aigw__buf *out,
-                                   aigw_error **err) {
-    if (call->op != AIGW__OP_CHAT)
-        return aigw__bad_response(call, body, len, "only chat responses are expected", err);
-    json_object *root = NULL, *res = NULL;
-    aigw_error *perr = NULL;
-    aigw_status st =
-        aigw__json_parse(body, len, "upstream response", AIGW_EBADRESPONSE, &root, &perr);
-    if (st) {
-        st = aigw__bad_response(call, body, len, aigw_error_message(perr), err);
-        aigw_error_free(perr);
-        return st;
-    }
-    const char *type = aigw__json_get_string(root, "type");
-    json_object *content = aigw__json_get(root, "content");
-    if (type && strcmp(type, "error") == 0) {
-        st = aigw__openai_error(call->backend->name, 200, body, len, err);
-        goto out;
-    }
-    if (!json_object_is_type(root, json_type_object) || !content ||
-        !json_object_is_type(content, json_type_array)) {
-        st = aigw__bad_response(call, body, len,
-                                "response is not an Anthropic message (no content)", err);
-        goto out;
-    }
-    aigw__buf text = AIGW__BUF_INIT, thinking = AIGW__BUF_INIT;
-    int has_text = 0, has_thinking = 0;
-    json_object *tool_calls = json_object_new_array();
-    res = json_object_new_object();
-    json_object *msg = json_object_new_object(), *choice = json_object_new_object(),
-                *choices = json_object_new_array();
-    int fail = !tool_calls || !res || !msg || !choice || !choices;
-    for (size_t i = 0; !fail && !st && i < json_object_array_length(content); i++) {
-        json_object *b = json_object_array_get_idx(content, i);
-        const char *bt = aigw__json_get_string(b, "type");
-        if (!bt) {
-            st = aigw__bad_response(call, body, len, "content block without a type", err);
-        } else if (strcmp(bt, "text") == 0) {
-            const char *t = aigw__json_get_string(b, "text");
-            if (!t)
-                st = aigw__bad_response(call, body, len, "text block without text", err);
-            else if (aigw__buf_puts(&text, t))
-                fail = 1;
-            has_text = 1;
-        } else if (strcmp(bt, "thinking") == 0) {
-            const char *t = aigw__json_get_string(b, "thinking");
-            if (t && aigw__buf_puts(&thinking, t))
-                fail = 1;
-            has_thinking = 1;
-        } else if (strcmp(bt, "tool_use") == 0) {
-            const char *id = aigw__json_get_string(b, "id");
-            const char *name = aigw__json_get_string(b, "name");
-            json_object *input = aigw__json_get(b, "input");
-            if (!id || !name) {
-                st = aigw__bad_response(call, body, len, "tool_use block without id or name", err);
-                continue;
-            }
-            const char *args =
-                input ? json_object_to_json_string_ext(input, AIGW__JSON_FLAGS) : "{}";
-            json_object *tc = json_object_new_object(), *fn = json_object_new_object();
-            if (!tc || !fn || aigw__json_put(fn, "name", json_object_new_string(name)) ||
-                aigw__json_put(fn, "arguments", json_object_new_string(args ? args : "{}")) ||
-                aigw__json_put(tc, "id", json_object_new_string(id)) ||
-                aigw__json_put(tc, "type", json_object_new_string("function"))) {
-                json_object_put(tc);
-                json_object_put(fn);
-                fail = 1;
-            } else if (aigw__json_put(tc, "function", fn) || aigw__json_push(tool_calls, tc)) {
-                fail = 1;
-            }
-        } /* redacted_thinking and unknown blocks are dropped */
-    }
-    const char *id = aigw__json_get_string(root, "id");
-    const char *model = aigw__json_get_string(root, "model");
-    const char *fr = finish_reason(aigw__json_get_string(root, "stop_reason"));
-    if (!fail && !st) {
-        read_usage(aigw__json_get(root, "usage"), &call->usage);
-        fail = aigw__json_put(msg, "role", json_object_new_string("assistant")) ||
-               json_object_object_add(msg, "content",
-                                      has_text ? json_object_new_string(text.data ? text.data : "")
-                                               : NULL) ||
-               (has_thinking &&
-                aigw__json_put(msg, "reasoning_content",
-                               json_object_new_string(thinking.data ? thinking.data : "")));
-        if (!fail && json_object_array_length(tool_calls)) {
-            fail = aigw__json_put(msg, "tool_calls", tool_calls);
-            tool_calls = NULL;
-        }
-        fail = fail || aigw__json_put(choice, "index", json_object_new_int(0)) ||
-               aigw__json_put(choice, "message", msg);
-        msg = NULL;
-        fail = fail ||
-               json_object_object_add(choice, "finish_reason",
-                                      fr ? json_object_new_string(fr) : NULL) ||
-               json_object_object_add(choice, "logprobs", NULL) || aigw__json_push(choices, choice);
-        choice = NULL;
-        fail = fail || aigw__json_put(res, "id", json_object_new_string(id ? id : "")) ||
-               aigw__json_put(res, "object", json_object_new_string("chat.completion")) ||
-               aigw__json_put(res, "created", json_object_new_int64((int64_t)time(NULL))) ||
-               aigw__json_put(res, "model", json_object_new_string(model ? model : call->model)) ||
-               aigw__json_put(res, "choices", choices);
-        choices = NULL;
-        fail = fail ||
-               aigw__json_put(res, "usage", aigw__openai_usage_json(&call->usage, AIGW__USAGE_SUM));
-        size_t n;
-        const char *s = fail ? NULL : json_object_to_json_string_length(res, AIGW__JSON_FLAGS, &n);
-        if (!s || aigw__buf_append(out, s, n))
-            fail = 1;
-    }
-    if (fail && !st)
-        st = oom(err);
-    json_object_put(tool_calls);
-    json_object_put(msg);
-    json_object_put(choice);
-    json_object_put(choices);
-    aigw__buf_free(&text);
-    aigw__buf_free(&thinking);
-out:
-    json_object_put(res);
-    json_object_put(root);
-    return st;
-}
-
-/* Anthropic errors are {"type":"error","error":{"type":...,"message":...}},
- * which the OpenAI-shape reader handles ("error.message"); 529 overloaded
- * is a 5xx, so AIGW_EUPSTREAM. */
-static aigw_status anthropic_error(aigw__call *call, long http_status, const char *body, size_t len,
-                                   aigw_error **err) {
-    return aigw__openai_error(call->backend->name, http_status, body, len, err);
-}
-
-/* ---- streaming ---- */
-
-typedef struct anthropic_stream {
-    aigw__chunk_writer w; /* id and model from message_start */
-    aigw__sse_parser sse;
-    aigw_status status;
-    int done;           /* message_stop arrived */
-    int *tool_of_block; /* Anthropic block index → OpenAI tool ordinal, -1 if none */
-    size_t nblocks;
-    int ntools;
-} anthropic_stream;
-
-static aigw_status handle(anthropic_stream *s, json_object *root, const char *data, size_t len) {
-    const char *type = aigw__json_get_string(root, "type");
-    aigw_status st = AIGW_OK;
-    if (!type)
-        return aigw__chunks_bad(&s->w, data, len, "event without a type");
-    if (strcmp(type, "ping") == 0)
-        return AIGW_OK;
-    if (strcmp(type, "error") == 0) {
-        json_object *e = aigw__json_get(root, "error");
-        const char *etype = aigw__json_get_string(e, "type");
-        const char *msg = aigw__json_get_string(e, "message");
-        aigw_status es =
-            etype && strcmp(etype, "rate_limit_error") == 0 ? AIGW_ERATELIMIT : AIGW_EUPSTREAM;
-        return aigw__error_set_upstream(s->w.err, es, s->w.call->backend->name, 200, data, len,
-                                        "backend \"%s\": error in stream: %s",
-                                        s->w.call->backend->name, msg ? msg : "(no message)");
-    }
-    if (strcmp(type, "message_start") == 0) {
-        json_object *m = aigw__json_get(root, "message");
-        if ((st = aigw__chunks_set_str(&s->w, &s->w.id, aigw__json_get_string(m, "id"), 1)) ||
-            (st = aigw__chunks_set_str(&s->w, &s->w.model, aigw__json_get_string(m, "model"), 1)))
-            return st;
-        read_usage(aigw__json_get(m, "usage"), &s->w.call->usage);
-        return aigw__chunks_emit_text(&s->w, "content", "");
-    }
-    if (strcmp(type, "content_block_start") == 0 || strcmp(type, "content_block_delta") == 0) {
-        json_object *iv = aigw__json_get(root, "index");
-        if (!iv || !json_object_is_type(iv, json_type_int) || json_object_get_int64(iv) < 0 ||
-            json_object_get_int64(iv) >= MAX_BLOCKS)
-            return aigw__chunks_bad(&s->w, data, len, "content block event without a valid index");
-        size_t idx = (size_t)json_object_get_int64(iv);
-        if (idx >= s->nblocks) {
-            size_t n = idx + 8;
-            int *t = aigw__reallocarray(s->tool_of_block, n, sizeof *t);
-            if (!t)
-                return oom(s->w.err);
-            for (size_t i = s->nblocks; i < n; i++)
-                t[i] = -1;
-            s->tool_of_block = t;
-            s->nblocks = n;
-        }
-        if (type[14] == 's') { /* content_block_start */
-            json_object *b = aigw__json_get(root, "content_block");
-            const char *bt = aigw__json_get_string(b, "type");
-            if (!bt)
-                return aigw__chunks_bad(&s->w, data, len,
-                                        "content_block_start without a block type");
-            if (strcmp(bt, "tool_use") == 0) {
-                const char *id = aigw__json_get_string(b, "id");
-                const char *name = aigw__json_get_string(b, "name");
-                if (!id || !name)
-                    return aigw__chunks_bad(&s->w, data, len, "tool_use block without id or name");
-                s->tool_of_block[idx] = s->ntools++;
-                return aigw__chunks_emit_tool(&s->w, s->tool_of_block[idx], id, name, "");
-            }
-            const char *t = NULL, *key = NULL;
-            if (strcmp(bt, "text") == 0)
-                t = aigw__json_get_string(b, "text"), key = "content";
-            else if (strcmp(bt, "thinking") == 0)
-                t = aigw__json_get_string(b, "thinking"), key = "reasoning_content";
-            return t && *t ? aigw__chunks_emit_text(&s->w, key, t) : AIGW_OK;
-        }
-        json_object *d = aigw__json_get(root, "delta");
-        const char *dt = aigw__json_get_string(d, "type");
-        if (!dt)
-            return aigw__chunks_bad(&s->w, data, len, "content_block_delta without a delta type");
-        if (strcmp(dt, "text_delta") == 0 || strcmp(dt, "thinking_delta") == 0) {
-            int is_text = dt[1] == 'e';
-            const char *t = aigw__json_get_string(d, is_text ? "text" : "thinking");
-            if (!t)
-                return aigw__chunks_bad(&s->w, data, len, "delta without its text");
-            return *t ? aigw__chunks_emit_text(&s->w, is_text ? "content" : "reasoning_content", t)
-                      : AIGW_OK;
-        }
-        if (strcmp(dt, "input_json_delta") == 0) {
-            const char *pj = aigw__json_get_string(d, "partial_json");
-            if (!pj || s->tool_of_block[idx] < 0)
-                return aigw__chunks_bad(&s->w, data, len,
-                                        "input_json_delta outside a tool_use block");
-            return *pj ? aigw__chunks_emit_tool(&s->w, s->tool_of_block[idx], NULL, NULL, pj)
-                       : AIGW_OK;
-        }
-        return AIGW_OK; /* signature_delta, citations_delta, new kinds */
-    }
-    if (strcmp(type, "message_delta") == 0) {
-        read_usage(aigw__json_get(root, "usage"), &s->w.call->usage);
-        const char *fr =
-            finish_reason(aigw__json_get_string(aigw__json_get(root, "delta"), "stop_reason"));
-        if (!fr)
-            return AIGW_OK;
-        json_object *d = json_object_new_object();
-        if (!d)
-            return oom(s->w.err);
-        return aigw__chunks_emit(&s->w, 0, d, fr);
-    }
-    if (strcmp(type, "message_stop") == 0) {
-        s->done = 1;
-        return s->w.call->caller_wants_usage ? aigw__chunks_emit_usage(&s->w) : AIGW_OK;
-    }
-    return AIGW_OK; /* content_block_stop and unknown events */
-}
-
-static int on_event(const aigw__sse_event *ev, void *user) {
-    anthropic_stream *s = user;
-    if (s->done)
-        return 0; /* nothing counts after message_stop */
-    json_object *root = NULL;
-    s->status = aigw__chunks_parse_event(&s->w, ev->data, ev->data_len,
-                                         "event data is not a JSON object", &root);
-    if (!s->status)
-        s->status = handle(s, root, ev->data, ev->data_len);
-    json_object_put(root);
-    return s->status != AIGW_OK;
-}
-
-static aigw_status anthropic_stream_open(aigw__call *call, aigw__chunk_sink sink, void **state,
-                                         aigw_error **err) {
-    anthropic_stream *s = aigw__calloc(1, sizeof *s);
-    if (!s)
-        return oom(err);
-    aigw__chunks_init(&s->w, call, sink, 1, AIGW__USAGE_SUM);
-    aigw__sse_init(&s->sse, on_event, s);
-    *state = s;
-    return AIGW_OK;
-}
-
-static aigw_status anthropic_stream_feed(void *state, const char *bytes, size_t len,
-                                         aigw_error **err) {
-    anthropic_stream *s = state;
-    s->w.err = err;
-    return aigw__sse_feed_checked(&s->sse, &s->status, s->w.call, bytes, len, err);
-}
-
-static aigw_status anthropic_stream_finish(void *state, aigw_error **err) {
-    anthropic_stream *s = state;
-    int pending = aigw__sse_finish(&s->sse);
-    if (!s->done)
-        return aigw__sse_truncated(s->w.call, "message_stop", pending, err);
-    return AIGW_OK;
-}
-
-static void anthropic_stream_free(void *state) {
-    anthropic_stream *s = state;
-    if (!s)
-        return;
-    aigw__sse_free(&s->sse);
-    aigw__chunks_free(&s->w);
-    aigw__free(s->tool_of_block);
-    aigw__free(s);
-}
-
 static aigw_status anthropic_build(aigw__call *call, aigw__upstream_request *out,
                                    aigw_error **err) {
     return aigw__anthropic_build(call, out, 0, err);
@@ -846,22 +505,22 @@ const aigw__adapter aigw__adapter_gcp_anthropic = {
     .schema = "gcp-anthropic",
     .key_header = AIGW__KEY_BEARER,
     .build = gcp_anthropic_build,
-    .parse = anthropic_parse,
-    .error = anthropic_error,
-    .stream_open = anthropic_stream_open,
-    .stream_feed = anthropic_stream_feed,
-    .stream_finish = anthropic_stream_finish,
-    .stream_free = anthropic_stream_free,
+    .parse = aigw__anthropic_parse,
+    .error = aigw__anthropic_error,
+    .stream_open = aigw__anthropic_stream_open,
+    .stream_feed = aigw__anthropic_stream_feed,
+    .stream_finish = aigw__anthropic_stream_finish,
+    .stream_free = aigw__anthropic_stream_free,
 };
 
 const aigw__adapter aigw__adapter_anthropic = {
     .schema = "anthropic",
     .key_header = AIGW__KEY_X_API_KEY,
     .build = anthropic_build,
-    .parse = anthropic_parse,
-    .error = anthropic_error,
-    .stream_open = anthropic_stream_open,
-    .stream_feed = anthropic_stream_feed,
-    .stream_finish = anthropic_stream_finish,
-    .stream_free = anthropic_stream_free,
+    .parse = aigw__anthropic_parse,
+    .error = aigw__anthropic_error,
+    .stream_open = aigw__anthropic_stream_open,
+    .stream_feed = aigw__anthropic_stream_feed,
+    .stream_finish = aigw__anthropic_stream_finish,
+    .stream_free = aigw__anthropic_stream_free,
 };
