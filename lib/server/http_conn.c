@@ -1,0 +1,295 @@
+/* HTTP/1.1 server: a connection's lifetime, its write queue and reading. */
+#include "server/http_conn.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+typedef struct wreq {
+    uv_write_t req;
+    conn *c;
+    size_t len;
+    char data[];
+} wreq;
+
+/* ---- writing ---- */
+
+/* Arms the send timeout while the handler has bytes waiting in the queue. */
+static void send_timer_update(conn *c) {
+    if (c->state != C_HANDLING)
+        return;
+    if (c->pending_writes)
+        uv_timer_start(&c->timer, aigw__http_conn_on_timer, c->srv->o.send_timeout_ms, 0);
+    else
+        uv_timer_stop(&c->timer);
+}
+
+static void on_write_done(uv_write_t *r, int status) {
+    wreq *w = (wreq *)r;
+    conn *c = w->c;
+    c->pending_writes--;
+    c->pending_bytes -= w->len;
+    aigw__free(w);
+    if (c->state == C_CLOSED)
+        return;
+    if (status < 0) {
+        aigw__http_conn_close(c);
+        return;
+    }
+    send_timer_update(c);
+}
+
+/* Queues the concatenation of up to three pieces; 0 or -1. */
+int aigw__http_conn_write(conn *c, const void *p1, size_t n1, const void *p2, size_t n2,
+                          const void *p3, size_t n3) {
+    if (c->state == C_CLOSED)
+        return -1;
+    size_t total = n1 + n2;
+    if (total < n1 || total + n3 < total || total + n3 > UINT_MAX - sizeof(wreq))
+        return -1;
+    total += n3;
+    wreq *w = aigw__malloc(sizeof(*w) + total);
+    if (!w)
+        return -1;
+    char *p = w->data;
+    if (n1)
+        memcpy(p, p1, n1);
+    if (n2)
+        memcpy(p + n1, p2, n2);
+    if (n3)
+        memcpy(p + n1 + n2, p3, n3);
+    w->c = c;
+    w->len = total;
+    uv_buf_t b = uv_buf_init(w->data, (unsigned int)total);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done) != 0) {
+        aigw__free(w);
+        return -1;
+    }
+    c->pending_writes++;
+    c->pending_bytes += total;
+    if (c->state == C_HANDLING && !uv_is_active((uv_handle_t *)&c->timer))
+        send_timer_update(c);
+    return 0;
+}
+
+/* A response the server makes itself, then a lingering close. */
+void aigw__http_conn_error(conn *c, int status, const char *message, const char *code) {
+    if (c->cur) {
+        aigw__http_response *res = c->cur;
+        c->cur = NULL;
+        aigw__http_response_detach(res); /* not dispatched: just freed */
+    }
+    aigw__buf body = AIGW__BUF_INIT, head = AIGW__BUF_INIT;
+    int ok = aigw__http_error_json(&body, aigw__http_error_type(status), message, NULL, code) ==
+                 AIGW_OK &&
+             aigw__http_status_line(&head, status) == AIGW_OK &&
+             aigw__buf_printf(&head,
+                              "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                              "Connection: close\r\n\r\n",
+                              body.len) == AIGW_OK;
+    if (ok)
+        aigw__http_conn_write(c, head.data, head.len, body.data, body.len, NULL, 0);
+    aigw__buf_free(&body);
+    aigw__buf_free(&head);
+    aigw__http_conn_linger(c);
+}
+
+/* ---- connection lifetime ---- */
+
+static void on_conn_handle_closed(uv_handle_t *h) {
+    conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    aigw__http_server *srv = c->srv;
+    aigw__buf_free(&c->in);
+    aigw__buf_free(&c->hname);
+    aigw__buf_free(&c->hval);
+    aigw__free(c);
+    srv->closing_conns--;
+    aigw__http_server_maybe_finish(srv);
+}
+
+static void conn_unlink(conn *c) {
+    aigw__http_server *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    if (c->rejected)
+        srv->nrejected--;
+    else
+        srv->nconns--;
+}
+
+/* Closes at once; a handler still answering hears of the disconnect. */
+void aigw__http_conn_close(conn *c) {
+    if (c->state == C_CLOSED)
+        return;
+    c->state = C_CLOSED;
+    conn_unlink(c);
+    c->srv->closing_conns++;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    aigw__http_response *res = c->cur;
+    c->cur = NULL;
+    if (res)
+        aigw__http_response_detach(res);
+}
+
+static void on_shutdown(uv_shutdown_t *s, int status) {
+    conn *c = s->data;
+    if (c->state == C_CLOSED)
+        return;
+    c->shut_done = 1;
+    if (status < 0 || c->eof)
+        aigw__http_conn_close(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+void aigw__http_conn_read_control(conn *c, int want) {
+    if (want && !c->reading && !c->eof) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = 1;
+        else
+            aigw__http_conn_close(c);
+    } else if (!want && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+/* After the last response: shut the write side (after the queued writes),
+ * drain what the client still sends, close on its EOF or after LINGER_MS. */
+void aigw__http_conn_linger(conn *c) {
+    if (c->state == C_CLOSED || c->state == C_LINGER)
+        return;
+    c->state = C_LINGER;
+    aigw__buf_free(&c->in);
+    c->in_off = 0;
+    c->shut.data = c;
+    if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        aigw__http_conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, aigw__http_conn_on_timer, LINGER_MS, 0);
+    aigw__http_conn_read_control(c, 1);
+}
+
+void aigw__http_conn_idle(conn *c) {
+    c->state = C_IDLE;
+    aigw__http_server *srv = c->srv;
+    uv_timer_start(&c->timer, aigw__http_conn_on_timer,
+                   c->served ? srv->o.idle_timeout_ms : srv->o.header_timeout_ms, 0);
+}
+
+void aigw__http_conn_on_timer(uv_timer_t *t) {
+    conn *c = t->data;
+    switch (c->state) {
+    case C_READING:
+        aigw__http_conn_error(c, 408, "The request was not received in time.", "request_timeout");
+        break;
+    case C_IDLE:     /* nothing asked: go quietly */
+    case C_HANDLING: /* the client stopped reading */
+    case C_LINGER:
+        aigw__http_conn_close(c);
+        break;
+    case C_CLOSED:
+        break;
+    }
+}
+
+static void dispatch(conn *c) {
+    aigw__http_response *res = c->cur;
+    aigw__http_server *srv = c->srv;
+    res->req.body = res->body.data ? res->body.data : "";
+    res->req.body_len = res->body.len;
+    res->dispatched = 1;
+    c->state = C_HANDLING;
+    uv_timer_stop(&c->timer);
+    c->in_dispatch = 1;
+    srv->handler(&res->req, res, srv->user);
+    c->in_dispatch = 0;
+}
+
+void aigw__http_conn_process(conn *c) {
+    aigw__http_server *srv = c->srv;
+    while ((c->state == C_IDLE || c->state == C_READING) && c->in_off < c->in.len) {
+        size_t n = http_parser_execute(&c->parser, &srv->settings, c->in.data + c->in_off,
+                                       c->in.len - c->in_off);
+        c->in_off += n;
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (e == HPE_PAUSED) {
+            http_parser_pause(&c->parser, 0);
+            dispatch(c);
+            continue;
+        }
+        if (e != HPE_OK) {
+            if (c->fail_status)
+                aigw__http_conn_error(c, c->fail_status, c->fail_msg, c->fail_code);
+            else if (e == HPE_HEADER_OVERFLOW)
+                aigw__http_conn_error(c, 431, "The request headers are too large.",
+                                      "request_headers_too_large");
+            else
+                aigw__http_conn_error(c, 400, http_errno_description(e), "invalid_request");
+            return;
+        }
+        if (n == 0)
+            break;
+    }
+    if (c->state == C_CLOSED || c->state == C_LINGER)
+        return;
+    if (c->in_off >= c->in.len) {
+        aigw__buf_clear(&c->in);
+        c->in_off = 0;
+    } else if (c->in_off > 0) {
+        aigw__buf_consume(&c->in, c->in_off);
+        c->in_off = 0;
+    }
+    /* While the handler works, keep reading (to see a disconnect) but not
+     * without bound: pipelined input waits. */
+    int want = c->state != C_HANDLING || c->in.len < srv->o.max_header_bytes + READ_SIZE;
+    aigw__http_conn_read_control(c, want);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    conn *c = h->data;
+    (void)suggested;
+    buf->base = c->srv->rbuf;
+    buf->len = sizeof(c->srv->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    conn *c = s->data;
+    if (c->state == C_CLOSED)
+        return;
+    if (nread > 0) {
+        if (c->state == C_LINGER)
+            return; /* drained */
+        if (aigw__buf_append(&c->in, buf->base, (size_t)nread)) {
+            aigw__http_conn_close(c);
+            return;
+        }
+        if (c->state == C_HANDLING) {
+            if (c->in.len - c->in_off >= c->srv->o.max_header_bytes + READ_SIZE)
+                aigw__http_conn_read_control(c, 0);
+            return;
+        }
+        aigw__http_conn_process(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    /* EOF or error */
+    c->eof = 1;
+    c->reading = 0;
+    uv_read_stop(s);
+    if (c->state == C_LINGER && !c->shut_done)
+        return; /* on_shutdown closes */
+    aigw__http_conn_close(c);
+}

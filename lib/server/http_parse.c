@@ -1,0 +1,195 @@
+/* HTTP/1.1 server: parsing a request with http_parser, within the limits. */
+#include "server/http_conn.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+
+const char *aigw__http_request_header(const aigw__http_request *req, const char *name) {
+    if (!req || !name)
+        return NULL;
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+/* ---- parsing ---- */
+
+static int refuse(conn *c, int status, const char *msg, const char *code) {
+    c->fail_status = status;
+    c->fail_msg = msg;
+    c->fail_code = code;
+    return -1;
+}
+
+static int count_header_bytes(conn *c, size_t n) {
+    c->header_bytes += n;
+    if (c->header_bytes > c->srv->o.max_header_bytes)
+        return refuse(c, 431, "The request headers are too large.", "request_headers_too_large");
+    return 0;
+}
+
+static int on_message_begin(http_parser *p) {
+    conn *c = p->data;
+    aigw__http_response *res = aigw__calloc(1, sizeof(*res));
+    if (!res)
+        return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+    res->c = c;
+    memcpy(res->remote, c->remote, sizeof(res->remote));
+    c->cur = res;
+    c->state = C_READING;
+    c->req_start = uv_now(c->srv->loop);
+    c->header_bytes = 0;
+    c->headers_done = 0;
+    c->last_was_value = 0;
+    aigw__buf_clear(&c->hname);
+    aigw__buf_clear(&c->hval);
+    uv_timer_start(&c->timer, aigw__http_conn_on_timer, c->srv->o.header_timeout_ms, 0);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+    conn *c = p->data;
+    if (count_header_bytes(c, len))
+        return -1;
+    if (aigw__buf_append(&c->cur->url, at, len))
+        return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+    return 0;
+}
+
+static int commit_header(conn *c) {
+    aigw__http_response *res = c->cur;
+    if (!c->hname.len && !c->hval.len)
+        return 0;
+    if (c->headers_done) { /* a chunked body's trailer: ignored */
+        aigw__buf_clear(&c->hname);
+        aigw__buf_clear(&c->hval);
+        c->last_was_value = 0;
+        return 0;
+    }
+    if (res->req.nheaders >= c->srv->o.max_headers)
+        return refuse(c, 431, "The request has too many headers.", "request_headers_too_large");
+    if (res->req.nheaders == res->cap_headers) {
+        size_t cap = res->cap_headers ? res->cap_headers * 2 : 16;
+        aigw__http_header *h = aigw__reallocarray(res->headers, cap, sizeof(*h));
+        if (!h)
+            return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+        res->headers = h;
+        res->cap_headers = cap;
+    }
+    size_t vlen = c->hval.len;
+    while (vlen && (c->hval.data[vlen - 1] == ' ' || c->hval.data[vlen - 1] == '\t'))
+        vlen--;
+    char *name = aigw__strndup(c->hname.data ? c->hname.data : "", c->hname.len);
+    char *value = aigw__strndup(c->hval.data ? c->hval.data : "", vlen);
+    if (!name || !value) {
+        aigw__free(name);
+        aigw__free(value);
+        return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+    }
+    for (char *q = name; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    res->headers[res->req.nheaders].name = name;
+    res->headers[res->req.nheaders].value = value;
+    res->req.nheaders++;
+    aigw__buf_clear(&c->hname);
+    aigw__buf_clear(&c->hval);
+    c->last_was_value = 0;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+    conn *c = p->data;
+    if (c->last_was_value && commit_header(c))
+        return -1;
+    if (count_header_bytes(c, len + 4)) /* ": " and CRLF */
+        return -1;
+    if (!c->headers_done && aigw__buf_append(&c->hname, at, len))
+        return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+    conn *c = p->data;
+    if (count_header_bytes(c, len))
+        return -1;
+    if (!c->headers_done && aigw__buf_append(&c->hval, at, len))
+        return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+    c->last_was_value = 1;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p) {
+    conn *c = p->data;
+    aigw__http_response *res = c->cur;
+    aigw__http_server *srv = c->srv;
+    if (commit_header(c))
+        return -1;
+    c->headers_done = 1;
+    aigw__http_request *req = &res->req;
+    req->method = http_method_str((enum http_method)p->method);
+    req->target = res->url.data ? res->url.data : "";
+    size_t plen = strcspn(req->target, "?#");
+    res->path = aigw__strndup(req->target, plen);
+    if (req->target[plen] == '?') {
+        size_t qlen = strcspn(req->target + plen + 1, "#");
+        res->query = aigw__strndup(req->target + plen + 1, qlen);
+        if (!res->query)
+            return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+    }
+    if (!res->path)
+        return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+    req->path = res->path;
+    req->query = res->query;
+    req->http_major = p->http_major;
+    req->http_minor = p->http_minor;
+    req->headers = res->headers;
+    req->remote_addr = res->remote;
+    res->keep_alive = http_should_keep_alive(p);
+    res->head = p->method == HTTP_HEAD;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > srv->o.max_body_bytes)
+        return refuse(c, 413, "The request body is too large.", "request_too_large");
+    const char *expect = aigw__http_request_header(req, "expect");
+    if (expect) {
+        if (strcasecmp(expect, "100-continue") != 0)
+            return refuse(c, 417, "Only 'Expect: 100-continue' is supported.",
+                          "expectation_failed");
+        if (p->http_major == 1 && p->http_minor >= 1) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            aigw__http_conn_write(c, cont, sizeof(cont) - 1, NULL, 0, NULL, 0);
+        }
+    }
+    /* From here the whole-request deadline applies. */
+    uint64_t spent = uv_now(srv->loop) - c->req_start;
+    uint64_t left = spent < srv->o.request_timeout_ms ? srv->o.request_timeout_ms - spent : 1;
+    uv_timer_start(&c->timer, aigw__http_conn_on_timer, left, 0);
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+    conn *c = p->data;
+    aigw__http_response *res = c->cur;
+    if (res->body.len + len > c->srv->o.max_body_bytes)
+        return refuse(c, 413, "The request body is too large.", "request_too_large");
+    if (aigw__buf_append(&res->body, at, len))
+        return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+    return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+void aigw__http_parser_settings(http_parser_settings *s) {
+    s->on_message_begin = on_message_begin;
+    s->on_url = on_url;
+    s->on_header_field = on_header_field;
+    s->on_header_value = on_header_value;
+    s->on_headers_complete = on_headers_complete;
+    s->on_body = on_body;
+    s->on_message_complete = on_message_complete;
+}

@@ -1,0 +1,224 @@
+/* HTTP/1.1 server: the handler's response API, whole or streamed. */
+#include "server/http_conn.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+
+/* ---- responses ---- */
+
+static void response_free(aigw__http_response *res) {
+    if (!res)
+        return;
+    for (size_t i = 0; i < res->req.nheaders; i++) {
+        aigw__free((char *)res->headers[i].name);
+        aigw__free((char *)res->headers[i].value);
+    }
+    aigw__free(res->headers);
+    aigw__buf_free(&res->url);
+    aigw__buf_free(&res->body);
+    aigw__buf_free(&res->hdrs);
+    aigw__free(res->path);
+    aigw__free(res->query);
+    aigw__free(res);
+}
+
+/* The connection lets go of its response: freed if the handler never saw it
+ * or already completed it, else the handler hears of the disconnect. */
+void aigw__http_response_detach(aigw__http_response *res) {
+    res->c = NULL;
+    if (!res->dispatched || res->completed) {
+        response_free(res);
+        return;
+    }
+    aigw__http_disconnect_cb cb = res->on_disconnect;
+    res->on_disconnect = NULL;
+    if (cb)
+        cb(res, res->disconnect_data); /* may complete (free) res */
+}
+
+/* The handler completed c's current response. */
+static void finish_exchange(conn *c, aigw__http_response *res, int failed) {
+    int close_after = res->close_after || failed || c->srv->shutting_down;
+    c->cur = NULL;
+    res->c = NULL;
+    response_free(res);
+    c->served = 1;
+    if (failed) {
+        aigw__http_conn_close(c);
+        return;
+    }
+    if (close_after) {
+        aigw__http_conn_linger(c);
+        return;
+    }
+    aigw__http_conn_idle(c);
+    if (!c->in_dispatch)
+        aigw__http_conn_process(c);
+}
+
+static aigw_status build_head(aigw__http_response *res, aigw__buf *b, int status,
+                              const char *content_type, size_t len, int streaming) {
+    conn *c = res->c;
+    if (status < 100 || status > 999)
+        return AIGW_EINVAL;
+    if (content_type && !aigw__http_header_ok(content_type, 0))
+        return AIGW_EINVAL;
+    res->close_after = !res->keep_alive || c->srv->shutting_down || c->parser.upgrade;
+    int bodyless = status < 200 || status == 204 || status == 304;
+    aigw_status st = aigw__http_status_line(b, status);
+    if (!st && content_type)
+        st = aigw__buf_cat(b, "Content-Type: ", content_type, "\r\n", NULL);
+    if (!st && !bodyless) {
+        if (!streaming)
+            st = aigw__buf_printf(b, "Content-Length: %zu\r\n", len);
+        else if (res->req.http_major == 1 && res->req.http_minor == 0)
+            res->close_after = 1; /* HTTP/1.0: the body ends with the connection */
+        else {
+            res->chunked = 1;
+            st = aigw__buf_puts(b, "Transfer-Encoding: chunked\r\n");
+        }
+    }
+    if (!st && res->close_after)
+        st = aigw__buf_puts(b, "Connection: close\r\n");
+    else if (!st && res->req.http_major == 1 && res->req.http_minor == 0)
+        st = aigw__buf_puts(b, "Connection: keep-alive\r\n");
+    if (!st && res->hdrs.len)
+        st = aigw__buf_append(b, res->hdrs.data, res->hdrs.len);
+    if (!st)
+        st = aigw__buf_puts(b, "\r\n");
+    if (bodyless)
+        res->head = 1; /* no body bytes at all */
+    return st;
+}
+
+aigw_status aigw__http_response_header(aigw__http_response *res, const char *name,
+                                       const char *value) {
+    if (!res || res->started || res->completed || !aigw__http_header_ok(name, 1) ||
+        !aigw__http_header_ok(value, 0))
+        return AIGW_EINVAL;
+    /* The server owns the framing. */
+    if (strcasecmp(name, "content-length") == 0 || strcasecmp(name, "transfer-encoding") == 0 ||
+        strcasecmp(name, "connection") == 0 || strcasecmp(name, "date") == 0)
+        return AIGW_EINVAL;
+    return aigw__buf_cat(&res->hdrs, name, ": ", value, "\r\n", NULL);
+}
+
+aigw_status aigw__http_response_send(aigw__http_response *res, int status, const char *content_type,
+                                     const void *body, size_t len) {
+    if (!res || res->started || res->completed || (len && !body))
+        return AIGW_EINVAL;
+    conn *c = res->c;
+    if (!c) {
+        res->completed = 1;
+        response_free(res);
+        return AIGW_ECANCELED;
+    }
+    aigw__buf head = AIGW__BUF_INIT;
+    aigw_status st = build_head(res, &head, status, content_type, len, 0);
+    if (st) {
+        aigw__buf_free(&head);
+        return st;
+    }
+    int rc = aigw__http_conn_write(c, head.data, head.len, body, res->head ? 0 : len, NULL, 0);
+    aigw__buf_free(&head);
+    res->completed = 1;
+    finish_exchange(c, res, rc != 0);
+    return rc ? AIGW_ECANCELED : AIGW_OK;
+}
+
+aigw_status aigw__http_response_send_error(aigw__http_response *res, int status, const char *type,
+                                           const char *message, const char *param,
+                                           const char *code) {
+    if (!res)
+        return AIGW_EINVAL;
+    aigw__buf body = AIGW__BUF_INIT;
+    aigw_status st = aigw__http_error_json(&body, type ? type : aigw__http_error_type(status),
+                                           message, param, code);
+    if (!st)
+        st = aigw__http_response_send(res, status, "application/json", body.data, body.len);
+    aigw__buf_free(&body);
+    return st;
+}
+
+aigw_status aigw__http_response_start(aigw__http_response *res, int status,
+                                      const char *content_type) {
+    if (!res || res->started || res->completed)
+        return AIGW_EINVAL;
+    conn *c = res->c;
+    if (!c) {
+        res->started = 1;
+        return AIGW_ECANCELED;
+    }
+    aigw__buf head = AIGW__BUF_INIT;
+    aigw_status st = build_head(res, &head, status, content_type, 0, 1);
+    if (st) {
+        aigw__buf_free(&head);
+        return st;
+    }
+    res->started = 1;
+    int rc = aigw__http_conn_write(c, head.data, head.len, NULL, 0, NULL, 0);
+    aigw__buf_free(&head);
+    if (rc) {
+        aigw__http_conn_close(c); /* the handler hears of it; res may be gone now */
+        return AIGW_ECANCELED;
+    }
+    return AIGW_OK;
+}
+
+aigw_status aigw__http_response_write(aigw__http_response *res, const void *data, size_t len) {
+    if (!res || !res->started || res->completed || (len && !data))
+        return AIGW_EINVAL;
+    conn *c = res->c;
+    if (!c)
+        return AIGW_ECANCELED;
+    if (len == 0 || res->head)
+        return AIGW_OK; /* an empty chunk would end the body */
+    int rc;
+    if (res->chunked) {
+        char size[32];
+        int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+        rc = aigw__http_conn_write(c, size, (size_t)n, data, len, "\r\n", 2);
+    } else {
+        rc = aigw__http_conn_write(c, data, len, NULL, 0, NULL, 0);
+    }
+    if (rc) {
+        aigw__http_conn_close(c);
+        return AIGW_ECANCELED;
+    }
+    return AIGW_OK;
+}
+
+aigw_status aigw__http_response_end(aigw__http_response *res) {
+    if (!res || !res->started || res->completed)
+        return AIGW_EINVAL;
+    res->completed = 1;
+    conn *c = res->c;
+    if (!c) {
+        response_free(res);
+        return AIGW_ECANCELED;
+    }
+    int rc = 0;
+    if (res->chunked && !res->head)
+        rc = aigw__http_conn_write(c, "0\r\n\r\n", 5, NULL, 0, NULL, 0);
+    finish_exchange(c, res, rc != 0);
+    return rc ? AIGW_ECANCELED : AIGW_OK;
+}
+
+void aigw__http_response_on_disconnect(aigw__http_response *res, aigw__http_disconnect_cb cb,
+                                       void *data) {
+    if (!res)
+        return;
+    res->on_disconnect = cb;
+    res->disconnect_data = data;
+}
+
+int aigw__http_response_connected(const aigw__http_response *res) {
+    return res && res->c != NULL;
+}
+
+size_t aigw__http_response_pending(const aigw__http_response *res) {
+    return res && res->c ? res->c->pending_bytes : 0;
+}
