@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_client.h"
 #include "sim.h"
 
 static aigw_test_sim sim;
@@ -37,104 +38,13 @@ TestSuite(simulator_auth, .init = start_with_key, .fini = stop, .timeout = 60);
 
 /* ---- helpers ---- */
 
-typedef struct resp {
-    CURLcode rc;
-    long status;
-    char *body;
-    size_t len;
-    char *headers;
-    size_t hlen;
-    double seconds;
-} resp;
-
-static size_t collect(char *p, size_t size, size_t n, void *user) {
-    char **bufp = user;
-    size_t *lenp = (size_t *)(bufp + 1);
-    size_t add = size * n;
-    *bufp = realloc(*bufp, *lenp + add + 1);
-    memcpy(*bufp + *lenp, p, add);
-    *lenp += add;
-    (*bufp)[*lenp] = '\0';
-    return add;
-}
-
-typedef struct sink {
-    char *data;
-    size_t len;
-} sink;
-
 static resp request(const char *method, const char *path, const char *const *headers,
                     const char *body) {
-    char url[256];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim.port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = NULL;
-    sink b = {0}, h = {0};
-    for (size_t i = 0; headers && headers[i]; i++)
-        hl = curl_slist_append(hl, headers[i]);
-    if (body)
-        hl = curl_slist_append(hl, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    resp r = {0};
-    r.rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r.seconds);
-    r.body = b.data ? b.data : strdup("");
-    r.len = b.len;
-    r.headers = h.data ? h.data : strdup("");
-    r.hlen = h.len;
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    return r;
+    return aigw_test_http(sim.port, method, path, headers, body);
 }
 
 static resp post(const char *path, const char *const *headers, const char *body) {
     return request("POST", path, headers, body);
-}
-
-static void resp_free(resp *r) {
-    free(r->body);
-    free(r->headers);
-}
-
-static json_object *parse(const char *s) {
-    json_object *o = json_tokener_parse(s);
-    cr_assert_not_null(o, "not JSON: %s", s);
-    return o;
-}
-
-static json_object *at(json_object *o, const char *path) {
-    /* "a.b.0.c": object keys and array indexes */
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && o;
-         tok = strtok_r(NULL, ".", &save)) {
-        if (json_object_is_type(o, json_type_array))
-            o = json_object_array_get_idx(o, (size_t)atoi(tok));
-        else if (!json_object_object_get_ex(o, tok, &o))
-            o = NULL;
-    }
-    return o;
-}
-
-static const char *str_at(json_object *o, const char *path) {
-    json_object *v = at(o, path);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int64_t int_at(json_object *o, const char *path) {
-    json_object *v = at(o, path);
-    cr_assert_not_null(v, "missing %s", path);
-    return json_object_get_int64(v);
 }
 
 /* Splits an SSE body into the data of its events (NULL-terminated). */
@@ -642,11 +552,11 @@ static char *recorded_body(const char *name, size_t *len) {
              AIGW_RECORDINGS_DIR, name);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
-    sink s = {0};
+    aigw_test_sink s = {0};
     char buf[4096];
     size_t n;
     while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-        collect(buf, 1, n, &s);
+        aigw_test_collect(buf, 1, n, &s);
     cr_assert_eq(pclose(p), 0, "python3 -c yaml failed (is python3-yaml installed?)");
     *len = s.len;
     return s.data ? s.data : strdup("");
@@ -728,7 +638,7 @@ static int raw_connect(void) {
 
 /* Reads until the peer closes or WANT is seen (or 5 s). */
 static char *raw_read(int fd, const char *want) {
-    sink s = {0};
+    aigw_test_sink s = {0};
     char buf[4096];
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -737,7 +647,7 @@ static char *raw_read(int fd, const char *want) {
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n <= 0)
             break;
-        collect(buf, 1, (size_t)n, &s);
+        aigw_test_collect(buf, 1, (size_t)n, &s);
         if (want && strstr(s.data, want))
             break;
     }

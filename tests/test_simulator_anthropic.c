@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_client.h"
 #include "sim.h"
 
 static aigw_test_sim sim;
@@ -25,30 +26,6 @@ TestSuite(sim_anthropic, .init = start_with_key, .fini = stop, .timeout = 60);
 
 /* ---- helpers ---- */
 
-typedef struct resp {
-    CURLcode rc;
-    long status;
-    char *body;
-    size_t len;
-    char *headers;
-    size_t hlen;
-} resp;
-
-typedef struct sink {
-    char *data;
-    size_t len;
-} sink;
-
-static size_t collect(char *p, size_t size, size_t n, void *user) {
-    sink *s = user;
-    size_t add = size * n;
-    s->data = realloc(s->data, s->len + add + 1);
-    memcpy(s->data + s->len, p, add);
-    s->len += add;
-    s->data[s->len] = '\0';
-    return add;
-}
-
 #define AUTH_KEY "x-api-key: sk-ant-test"
 #define AUTH_VERSION "anthropic-version: 2023-06-01"
 
@@ -56,79 +33,20 @@ static size_t collect(char *p, size_t size, size_t n, void *user) {
  * key and version headers. */
 static resp request(const char *method, const char *path, int auth, const char *const *headers,
                     const char *body) {
-    char url[256];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim.port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = NULL;
-    sink b = {0}, h = {0};
+    const char *all[64];
+    size_t n = 0;
     if (auth) {
-        hl = curl_slist_append(hl, AUTH_KEY);
-        hl = curl_slist_append(hl, AUTH_VERSION);
+        all[n++] = AUTH_KEY;
+        all[n++] = AUTH_VERSION;
     }
-    for (size_t i = 0; headers && headers[i]; i++)
-        hl = curl_slist_append(hl, headers[i]);
-    if (body)
-        hl = curl_slist_append(hl, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    resp r = {0};
-    r.rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    r.body = b.data ? b.data : strdup("");
-    r.len = b.len;
-    r.headers = h.data ? h.data : strdup("");
-    r.hlen = h.len;
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    return r;
+    for (size_t i = 0; headers && headers[i] && n < 63; i++)
+        all[n++] = headers[i];
+    all[n] = NULL;
+    return aigw_test_http(sim.port, method, path, all, body);
 }
 
 static resp messages(const char *const *headers, const char *body) {
     return request("POST", "/anthropic/v1/messages", 1, headers, body);
-}
-
-static void resp_free(resp *r) {
-    free(r->body);
-    free(r->headers);
-}
-
-static json_object *parse(const char *s) {
-    json_object *o = json_tokener_parse(s);
-    cr_assert_not_null(o, "not JSON: %s", s);
-    return o;
-}
-
-static json_object *at(json_object *o, const char *path) {
-    /* "a.b.0.c": object keys and array indexes */
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && o;
-         tok = strtok_r(NULL, ".", &save)) {
-        if (json_object_is_type(o, json_type_array))
-            o = json_object_array_get_idx(o, (size_t)atoi(tok));
-        else if (!json_object_object_get_ex(o, tok, &o))
-            o = NULL;
-    }
-    return o;
-}
-
-static const char *str_at(json_object *o, const char *path) {
-    json_object *v = at(o, path);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int64_t int_at(json_object *o, const char *path) {
-    json_object *v = at(o, path);
-    cr_assert_not_null(v, "missing %s", path);
-    return json_object_get_int64(v);
 }
 
 /* Asserts an Anthropic error body of TYPE. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "http_client.h"
 #include "sim.h"
 
 /* The simulator's SigV4 code itself, for the published test vector. */
@@ -44,113 +45,16 @@ TestSuite(sim_bedrock_sigv4, .init = start_aws, .fini = stop, .timeout = 60);
 
 /* ---- HTTP helpers ---- */
 
-typedef struct resp {
-    CURLcode rc;
-    long status;
-    char *body;
-    size_t len;
-    char *headers;
-} resp;
-
-typedef struct sink {
-    char *data;
-    size_t len;
-} sink;
-
-static size_t collect(char *p, size_t size, size_t n, void *user) {
-    sink *s = user;
-    size_t add = size * n;
-    s->data = realloc(s->data, s->len + add + 1);
-    memcpy(s->data + s->len, p, add);
-    s->len += add;
-    s->data[s->len] = '\0';
-    return add;
-}
-
 /* POST BODY to PATH with HEADERS (NULL-terminated, may be NULL); SIGV4
  * "KEY:SECRET" signs with curl's own signer, or NULL. */
 static resp post(const char *path, const char *const *headers, const char *body,
                  const char *sigv4) {
-    char url[512];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim.port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
-    for (size_t i = 0; headers && headers[i]; i++)
-        hl = curl_slist_append(hl, headers[i]);
-    sink b = {0}, h = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    if (sigv4) {
-        curl_easy_setopt(c, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:bedrock");
-        curl_easy_setopt(c, CURLOPT_USERPWD, sigv4);
-    }
-    resp r = {0};
-    r.rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    r.body = b.data ? b.data : strdup("");
-    r.len = b.len;
-    r.headers = h.data ? h.data : strdup("");
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    return r;
+    return aigw_test_http_sigv4(sim.port, "POST", path, headers, body,
+                                sigv4 ? "aws:amz:us-east-1:bedrock" : NULL, sigv4);
 }
 
 static resp get_path(const char *path) {
-    char url[512];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim.port, path);
-    CURL *c = curl_easy_init();
-    sink b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    resp r = {0};
-    r.rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    r.body = b.data ? b.data : strdup("");
-    r.headers = strdup("");
-    curl_easy_cleanup(c);
-    return r;
-}
-
-static void resp_free(resp *r) {
-    free(r->body);
-    free(r->headers);
-}
-
-static json_object *parse(const char *s) {
-    json_object *o = json_tokener_parse(s);
-    cr_assert_not_null(o, "not JSON: %s", s);
-    return o;
-}
-
-static json_object *at(json_object *o, const char *path) {
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && o;
-         tok = strtok_r(NULL, ".", &save)) {
-        if (json_object_is_type(o, json_type_array))
-            o = json_object_array_get_idx(o, (size_t)atoi(tok));
-        else if (!json_object_object_get_ex(o, tok, &o))
-            o = NULL;
-    }
-    return o;
-}
-
-static const char *str_at(json_object *o, const char *path) {
-    json_object *v = at(o, path);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int64_t int_at(json_object *o, const char *path) {
-    json_object *v = at(o, path);
-    cr_assert_not_null(v, "missing %s", path);
-    return json_object_get_int64(v);
+    return aigw_test_http(sim.port, "GET", path, NULL, NULL);
 }
 
 /* Asserts a Bedrock error: STATUS, {"message"}, x-amzn-ErrorType TYPE:... */
