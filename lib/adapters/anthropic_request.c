@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "adapters/openai_shape.h"
+#include "adapters/request_parts.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/json.h"
@@ -51,27 +52,6 @@ static aigw_status bad_request(req_ctx *c, const char *what) {
                            c->call->backend->name, what);
 }
 
-/* Appends the text of an OpenAI content value (string or array of text
- * parts) to b. */
-static aigw_status content_text(req_ctx *c, json_object *content, aigw__buf *b) {
-    if (!content)
-        return AIGW_OK;
-    if (json_object_is_type(content, json_type_string))
-        return aigw__buf_puts(b, json_object_get_string(content)) ? oom(c->err) : AIGW_OK;
-    if (!json_object_is_type(content, json_type_array))
-        return bad_request(c, "message content is not a string or an array");
-    for (size_t i = 0; i < json_object_array_length(content); i++) {
-        json_object *part = json_object_array_get_idx(content, i);
-        const char *type = aigw__json_get_string(part, "type");
-        const char *text = aigw__json_get_string(part, "text");
-        if (!type || strcmp(type, "text") != 0 || !text)
-            return bad_request(c, "only text content parts are allowed here");
-        if (aigw__buf_puts(b, text))
-            return oom(c->err);
-    }
-    return AIGW_OK;
-}
-
 static json_object *text_block(const char *text) {
     json_object *b = json_object_new_object();
     if (!b || aigw__json_put(b, "type", json_object_new_string("text")) ||
@@ -84,25 +64,22 @@ static json_object *text_block(const char *text) {
 
 /* An OpenAI image_url part as an Anthropic image block, into *out. */
 static aigw_status image_block(req_ctx *c, json_object *part, json_object **out) {
-    json_object *iu = aigw__json_get(part, "image_url");
-    const char *url = json_object_is_type(iu, json_type_string) ? json_object_get_string(iu)
-                                                                : aigw__json_get_string(iu, "url");
+    const char *url = aigw__image_part_url(part);
     if (!url)
         return bad_request(c, "image_url part without a url");
     json_object *block = json_object_new_object(), *src = json_object_new_object();
     int fail = !block || !src;
     if (!fail && strncmp(url, "data:", 5) == 0) {
-        const char *comma = strchr(url, ',');
-        const char *semi = comma ? strstr(url, ";base64,") : NULL;
-        if (!semi || semi + 7 != comma || semi == url + 5) {
+        const char *media, *data;
+        size_t mlen;
+        if (aigw__data_url_base64(url, &media, &mlen, &data) || mlen == 0) {
             json_object_put(block);
             json_object_put(src);
             return bad_request(c, "image data: URL is not base64 with a media type");
         }
         fail = aigw__json_put(src, "type", json_object_new_string("base64")) ||
-               aigw__json_put(src, "media_type",
-                              json_object_new_string_len(url + 5, (int)(semi - url - 5))) ||
-               aigw__json_put(src, "data", json_object_new_string(comma + 1));
+               aigw__json_put(src, "media_type", json_object_new_string_len(media, (int)mlen)) ||
+               aigw__json_put(src, "data", json_object_new_string(data));
     } else if (!fail && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)) {
         fail = aigw__json_put(src, "type", json_object_new_string("url")) ||
                aigw__json_put(src, "url", json_object_new_string(url));
@@ -176,16 +153,11 @@ static aigw_status tool_use_blocks(req_ctx *c, json_object *calls, json_object *
         if (!id || !name)
             return bad_request(c, "tool call without id or function name");
         json_object *input = NULL;
-        if (args && *args) {
-            if (aigw__json_parse(args, strlen(args), "tool call arguments", AIGW_EBADREQUEST,
-                                 &input, NULL))
-                return aigw__error_set(c->err, AIGW_EBADREQUEST,
-                                       "backend \"%s\": request: tool call \"%s\" arguments are "
-                                       "not valid JSON",
-                                       c->call->backend->name, id);
-        } else {
-            input = json_object_new_object();
-        }
+        if (aigw__tool_args_parse(args, 0, &input))
+            return aigw__error_set(c->err, AIGW_EBADREQUEST,
+                                   "backend \"%s\": request: tool call \"%s\" arguments are "
+                                   "not valid JSON",
+                                   c->call->backend->name, id);
         json_object *b = json_object_new_object();
         if (!b || aigw__json_put(b, "type", json_object_new_string("tool_use")) ||
             aigw__json_put(b, "id", json_object_new_string(id)) ||
@@ -205,7 +177,7 @@ static aigw_status tool_result_block(req_ctx *c, json_object *msg, json_object *
     if (!id)
         return bad_request(c, "tool message without tool_call_id");
     aigw__buf text = AIGW__BUF_INIT;
-    aigw_status st = content_text(c, aigw__json_get(msg, "content"), &text);
+    aigw_status st = aigw__content_text(c->call, c->err, aigw__json_get(msg, "content"), 0, &text);
     if (st) {
         aigw__buf_free(&text);
         return st;
@@ -248,7 +220,7 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
                 break;
             }
             size_t mid = system.len;
-            st = content_text(c, aigw__json_get(m, "content"), &system);
+            st = aigw__content_text(c->call, c->err, aigw__json_get(m, "content"), 0, &system);
             if (!st && system.len == mid)
                 system.len = before; /* empty: no separator */
             if (system.data)

@@ -53,6 +53,7 @@
 #include <time.h>
 
 #include "adapters/openai_chunks.h"
+#include "adapters/request_parts.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/json.h"
@@ -91,31 +92,9 @@ static json_object *wrap(const char *key, json_object *inner) {
     return o;
 }
 
-/* Appends the text of an OpenAI content value (string or text parts) to b. */
-static aigw_status content_text(req_ctx *c, json_object *content, aigw__buf *b) {
-    if (!content || json_object_is_type(content, json_type_null))
-        return AIGW_OK;
-    if (json_object_is_type(content, json_type_string))
-        return aigw__buf_puts(b, json_object_get_string(content)) ? oom(c->err) : AIGW_OK;
-    if (!json_object_is_type(content, json_type_array))
-        return bad_request(c, "message content is not a string or an array");
-    for (size_t i = 0; i < json_object_array_length(content); i++) {
-        json_object *part = json_object_array_get_idx(content, i);
-        const char *type = aigw__json_get_string(part, "type");
-        const char *text = aigw__json_get_string(part, "text");
-        if (!type || strcmp(type, "text") != 0 || !text)
-            return bad_request(c, "only text content parts are allowed here");
-        if (aigw__buf_puts(b, text))
-            return oom(c->err);
-    }
-    return AIGW_OK;
-}
-
 /* An OpenAI image_url part as a Converse image block, into *out. */
 static aigw_status image_block(req_ctx *c, json_object *part, json_object **out) {
-    json_object *iu = aigw__json_get(part, "image_url");
-    const char *url = json_object_is_type(iu, json_type_string) ? json_object_get_string(iu)
-                                                                : aigw__json_get_string(iu, "url");
+    const char *url = aigw__image_part_url(part);
     if (!url)
         return bad_request(c, "image_url part without a url");
     if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
@@ -125,12 +104,10 @@ static aigw_status image_block(req_ctx *c, json_object *part, json_object **out)
                                c->call->backend->name);
     if (strncmp(url, "data:", 5) != 0)
         return bad_request(c, "image URL must be a data: URL");
-    const char *comma = strchr(url, ',');
-    const char *semi = comma ? strstr(url, ";base64,") : NULL;
-    if (!semi || semi + 7 != comma)
+    const char *mt, *data, *format = NULL;
+    size_t mlen;
+    if (aigw__data_url_base64(url, &mt, &mlen, &data))
         return bad_request(c, "image data: URL is not base64 with a media type");
-    size_t mlen = (size_t)(semi - url - 5);
-    const char *mt = url + 5, *format = NULL;
     static const struct {
         const char *media, *format;
     } formats[] = {{"image/png", "png"},
@@ -147,7 +124,7 @@ static aigw_status image_block(req_ctx *c, json_object *part, json_object **out)
                                "Converse (png, jpeg, gif, webp)",
                                c->call->backend->name, (int)(mlen > 64 ? 64 : mlen), mt);
     json_object *img = json_object_new_object();
-    json_object *src = wrap("bytes", json_object_new_string(comma + 1));
+    json_object *src = wrap("bytes", json_object_new_string(data));
     if (!img || !src || aigw__json_put(img, "format", json_object_new_string(format))) {
         json_object_put(img);
         json_object_put(src);
@@ -214,19 +191,13 @@ static aigw_status tool_use_blocks(req_ctx *c, json_object *calls, json_object *
         if (!id || !name)
             return bad_request(c, "tool call without id or function name");
         json_object *input = NULL;
-        if (args && *args) {
-            if (aigw__json_parse(args, strlen(args), "tool call arguments", AIGW_EBADREQUEST,
-                                 &input, NULL) ||
-                !json_object_is_type(input, json_type_object)) {
-                json_object_put(input);
-                return aigw__error_set(c->err, AIGW_EBADREQUEST,
-                                       "backend \"%s\": request: tool call \"%.128s\" arguments "
-                                       "are not a JSON object",
-                                       c->call->backend->name, id);
-            }
-        } else if (!(input = json_object_new_object())) {
+        if (aigw__tool_args_parse(args, 1, &input))
+            return aigw__error_set(c->err, AIGW_EBADREQUEST,
+                                   "backend \"%s\": request: tool call \"%.128s\" arguments "
+                                   "are not a JSON object",
+                                   c->call->backend->name, id);
+        if (!input)
             return oom(c->err);
-        }
         json_object *tu = json_object_new_object();
         if (!tu || aigw__json_put(tu, "toolUseId", json_object_new_string(id)) ||
             aigw__json_put(tu, "name", json_object_new_string(name))) {
@@ -249,7 +220,7 @@ static aigw_status tool_result_block(req_ctx *c, json_object *msg, json_object *
     if (!id)
         return bad_request(c, "tool message without tool_call_id");
     aigw__buf text = AIGW__BUF_INIT;
-    aigw_status st = content_text(c, aigw__json_get(msg, "content"), &text);
+    aigw_status st = aigw__content_text(c->call, c->err, aigw__json_get(msg, "content"), 1, &text);
     if (st) {
         aigw__buf_free(&text);
         return st;
@@ -291,7 +262,7 @@ static aigw_status translate_messages(req_ctx *c, json_object *req, json_object 
         }
         if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
             aigw__buf text = AIGW__BUF_INIT;
-            st = content_text(c, aigw__json_get(m, "content"), &text);
+            st = aigw__content_text(c->call, c->err, aigw__json_get(m, "content"), 1, &text);
             if (!st && text.len && aigw__json_push(system, text_block(text.data)))
                 st = oom(c->err);
             aigw__buf_free(&text);

@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "adapters/openai_chunks.h"
+#include "adapters/request_parts.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/json.h"
@@ -129,19 +130,16 @@ static const char *guess_mime(const char *url) {
 }
 
 static aigw_status image_part(req_ctx *c, json_object *part, json_object **out) {
-    json_object *iu = aigw__json_get(part, "image_url");
-    const char *url = json_object_is_type(iu, json_type_string) ? json_object_get_string(iu)
-                                                                : aigw__json_get_string(iu, "url");
+    const char *url = aigw__image_part_url(part);
     if (!url)
         return bad_request(c, "image_url part without a url");
     if (strncmp(url, "data:", 5) == 0) {
-        const char *comma = strchr(url, ',');
-        const char *semi = comma ? strstr(url, ";base64,") : NULL;
-        if (!semi || semi + 7 != comma || semi == url + 5)
+        const char *media, *data;
+        size_t mlen;
+        if (aigw__data_url_base64(url, &media, &mlen, &data) || mlen == 0)
             return bad_request(c, "image data: URL is not base64 with a media type");
-        *out = wrap2("inlineData", "mimeType",
-                     json_object_new_string_len(url + 5, (int)(semi - url - 5)), "data",
-                     json_object_new_string(comma + 1));
+        *out = wrap2("inlineData", "mimeType", json_object_new_string_len(media, (int)mlen), "data",
+                     json_object_new_string(data));
     } else if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0 ||
                strncmp(url, "gs://", 5) == 0) {
         *out = wrap2("fileData", "mimeType", json_object_new_string(guess_mime(url)), "fileUri",
@@ -222,19 +220,11 @@ static aigw_status function_calls(req_ctx *c, json_object *calls, json_object *p
         if (!name)
             return bad_request(c, "tool call without a function name");
         json_object *input = NULL;
-        if (args && *args) {
-            if (aigw__json_parse(args, strlen(args), "tool call arguments", AIGW_EBADREQUEST,
-                                 &input, NULL) ||
-                !json_object_is_type(input, json_type_object)) {
-                json_object_put(input);
-                return aigw__error_set(c->err, AIGW_EBADREQUEST,
-                                       "backend \"%s\": request: tool call \"%s\" arguments are "
-                                       "not a JSON object",
-                                       c->call->backend->name, name);
-            }
-        } else {
-            input = json_object_new_object();
-        }
+        if (aigw__tool_args_parse(args, 1, &input))
+            return aigw__error_set(c->err, AIGW_EBADREQUEST,
+                                   "backend \"%s\": request: tool call \"%s\" arguments are "
+                                   "not a JSON object",
+                                   c->call->backend->name, name);
         if (aigw__json_push(
                 parts, wrap2("functionCall", "name", json_object_new_string(name), "args", input)))
             return oom(c->err);
