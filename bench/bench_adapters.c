@@ -217,8 +217,8 @@ static int one_call(aigw_client *client, const char *request_json, const char *r
                          NULL))
         goto out;
     call.request = request;
-    if (aigw__route(client, aigw__json_get_string(request, "model"), &call.backend, &call.model,
-                    NULL) ||
+    if (aigw__route_direct(client, aigw__json_get_string(request, "model"), &call.backend,
+                           &call.model, NULL) ||
         call.backend->adapter->build(&call, &up, NULL) ||
         aigw__credential_apply(&call.backend->credential, call.backend, &up, NULL) ||
         call.backend->adapter->parse(&call, response, strlen(response), &out, NULL))

@@ -144,11 +144,11 @@ Test(accountant, refuses_naming_the_budget_with_retry_after) {
     aigw_error *err = NULL;
     /* team-eng: 100 + 4*100 = 500 fits exactly once */
     cr_assert_eq(try_reserve(acc, "eng", "u1", "m", 100, 100, &t, &r, NULL), AIGW_OK);
-    cr_assert_eq(try_reserve(acc, "eng", "u2", "m", 1, 0, &t, &r, &err), AIGW_ERATELIMIT);
+    cr_assert_eq(try_reserve(acc, "eng", "u2", "m", 1, 0, &t, &r, &err), AIGW_EBUDGET);
     cr_assert_str_eq(r.budget, "team-eng");
     cr_assert_eq(r.retry_after, 45);
     cr_assert_eq(r.store_error, 0);
-    cr_assert_eq(aigw_error_status(err), AIGW_ERATELIMIT);
+    cr_assert_eq(aigw_error_status(err), AIGW_EBUDGET);
     cr_assert_str_eq(aigw_error_message(err), "budget \"team-eng\" exhausted; retry after 45 s");
     aigw_error_free(err);
     err = NULL;
@@ -156,7 +156,7 @@ Test(accountant, refuses_naming_the_budget_with_retry_after) {
     cr_assert_eq(remaining(acc, 0, ""), 800 * U);
     cr_assert_eq(remaining(acc, 2, "u2|"), 3 * U);
     /* The global bucket: 800 left, refill 10/s; asking 850 waits 5 s. */
-    cr_assert_eq(try_reserve(acc, "ops", "u3", "m", 850, 0, &t, &r, &err), AIGW_ERATELIMIT);
+    cr_assert_eq(try_reserve(acc, "ops", "u3", "m", 850, 0, &t, &r, &err), AIGW_EBUDGET);
     cr_assert_str_eq(r.budget, "global");
     cr_assert_eq(r.retry_after, 5);
     aigw_error_free(err);
@@ -165,7 +165,7 @@ Test(accountant, refuses_naming_the_budget_with_retry_after) {
     cr_assert_eq(try_reserve(acc, "ops", "u3", "m", 850, 0, &t, &r, NULL), AIGW_OK);
     aigw__accountant_settle(acc, &t, NULL, NULL);
     /* More than the capacity never fits. */
-    cr_assert_eq(try_reserve(acc, "ops", "u3", "m", 1001, 0, &t, &r, &err), AIGW_ERATELIMIT);
+    cr_assert_eq(try_reserve(acc, "ops", "u3", "m", 1001, 0, &t, &r, &err), AIGW_EBUDGET);
     cr_assert_eq(r.retry_after, -1);
     cr_assert_str_eq(aigw_error_message(err),
                      "budget \"global\": this request's estimated cost (1001) is more than the "

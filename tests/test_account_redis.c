@@ -321,7 +321,7 @@ Test(store_redis, restart_with_fail_open_and_fail_closed) {
 
     redis_stop();
     /* fail_closed refuses, naming the budget; fail_open admits unmetered */
-    cr_assert_eq(ask(closed, &t3, &r, &err), AIGW_ERATELIMIT);
+    cr_assert_eq(ask(closed, &t3, &r, &err), AIGW_EBUDGET);
     cr_assert_eq(r.store_error, 1);
     cr_assert_str_eq(r.budget, "g");
     cr_assert(strstr(aigw_error_message(err), "store is unreachable"), "%s",

@@ -25,8 +25,8 @@ static void build(aigw_client *client, aigw__op op, const char *request, aigw__u
         aigw__json_parse(request, strlen(request), "request", AIGW_EBADREQUEST, parsed, NULL),
         AIGW_OK);
     call.request = *parsed;
-    cr_assert_eq(aigw__route(client, aigw__json_get_string(*parsed, "model"), &call.backend,
-                             &call.model, NULL),
+    cr_assert_eq(aigw__route_direct(client, aigw__json_get_string(*parsed, "model"), &call.backend,
+                                    &call.model, NULL),
                  AIGW_OK);
     cr_assert_eq(call.backend->adapter->build(&call, up, NULL), AIGW_OK);
     cr_assert_eq(aigw__credential_apply(&call.backend->credential, call.backend, up, NULL),

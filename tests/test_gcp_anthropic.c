@@ -26,8 +26,8 @@ static void build(aigw_client *client, aigw__op op, const char *request, aigw__u
         AIGW_OK);
     call.request = *parsed;
     aigw_error *e = NULL;
-    cr_assert_eq(aigw__route(client, aigw__json_get_string(*parsed, "model"), &call.backend,
-                             &call.model, NULL),
+    cr_assert_eq(aigw__route_direct(client, aigw__json_get_string(*parsed, "model"), &call.backend,
+                                    &call.model, NULL),
                  AIGW_OK);
     cr_assert_eq(call.backend->adapter->build(&call, up, &e), AIGW_OK, "%s", aigw_error_message(e));
     cr_assert_eq(aigw__credential_apply(&call.backend->credential, call.backend, up, &e), AIGW_OK,

@@ -118,7 +118,7 @@ Test(routes_config, structure_errors) {
     expect_error("{\"routes\": {}}", "routes: must be an array");
     expect_error("{\"routes\": [3]}", "routes[0]: must be an object");
     expect_error("{\"routes\": [{\"mach\": {}, \"backends\": [{\"backend\": \"openai\"}]}]}",
-                 "routes[0]: unknown key \"mach\" (known: match, backends, retry)");
+                 "routes[0]: unknown key \"mach\" (known: name, match, backends, retry)");
     expect_error("{\"routes\": [{}]}", "routes[0]: missing \"backends\"");
     expect_error("{\"routes\": [{\"backends\": {}}]}", "routes[0].backends: must be an array");
     expect_error("{\"routes\": [{\"backends\": []}]}", "routes[0].backends: must not be empty");

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "client.h"
 #include "chat.h"
+#include "call.h"
 #include "build.h"
 #include "async.h"
 #include "serve.h"

@@ -34,6 +34,7 @@
 
 #include <uv.h>
 
+#include "call.h"
 #include "client.h"
 
 #ifdef __cplusplus
@@ -47,8 +48,8 @@ typedef struct aigw_request aigw_request;
 /* The end of a request: status AIGW_OK with the whole response (NULL for a
  * stream), or the failure with its detail. Both pointers are valid only
  * during the call. */
-typedef void (*aigw_done_cb)(aigw_status status, const char *response_json,
-                             const aigw_error *err, void *user);
+typedef void (*aigw_done_cb)(aigw_status status, const char *response_json, const aigw_error *err,
+                             void *user);
 
 /* Chunks of a stream, as aigw_chunk_cb (chat.h): return non-zero to stop
  * (done then reports AIGW_ESTOPPED). */
@@ -65,6 +66,14 @@ AIGW_EXTERN aigw_status aigw_chat_stream_async(aigw_client *client, uv_loop_t *l
 AIGW_EXTERN aigw_status aigw_embed_async(aigw_client *client, uv_loop_t *loop,
                                          const char *request_json, aigw_done_cb done, void *user,
                                          aigw_request **request, aigw_error **err);
+
+/* aigw_call() (call.h) on a loop: op AIGW_OP_CHAT_STREAM needs on_chunk.
+ * opts' strings and headers are copied; opts->info must stay valid until
+ * `done` has run. */
+AIGW_EXTERN aigw_status aigw_call_async(aigw_client *client, uv_loop_t *loop, aigw_op op,
+                                        const char *request_json, const aigw_call_options *opts,
+                                        aigw_async_chunk_cb on_chunk, aigw_done_cb done, void *user,
+                                        aigw_request **request, aigw_error **err);
 
 /* Cancels a request: its transfer stops and `done` fires with
  * AIGW_ECANCELED (from the loop, not from inside this call). A request

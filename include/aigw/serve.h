@@ -69,6 +69,17 @@ AIGW_EXTERN aigw_status aigw_server_start(aigw_client *client, const aigw_serve_
 AIGW_EXTERN int aigw_server_port(const aigw_server *server);
 /* The number of worker threads. */
 AIGW_EXTERN unsigned int aigw_server_workers(const aigw_server *server);
+/* Reloads the config file `config_path` (what `aigw-cli serve` does on
+ * SIGHUP). A valid config is swapped in atomically: new requests use it,
+ * in-flight ones finish on the old one. Budget counters kept in memory
+ * carry over to budgets of the same name (Redis ones live in Redis). An
+ * invalid config is refused (AIGW_ECONFIG naming the JSON path and the
+ * reason; AIGW_EIO for an unreadable file) and the old one keeps serving.
+ * "listen" and "workers" need a restart: a change to them is refused too.
+ * The new client takes the old one's log and credential callbacks. Any
+ * thread but the workers'; not async-signal-safe. */
+AIGW_EXTERN aigw_status aigw_server_reload(aigw_server *server, const char *config_path,
+                                           aigw_error **err);
 /* Graceful shutdown: stop accepting, answer 503 to new requests on open
  * connections, let in-flight requests finish within deadline_ms (then
  * close them and cancel their upstream requests). A second call closes

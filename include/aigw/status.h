@@ -29,7 +29,8 @@
     XX(ENOTSUPPORTED, 18, "not supported", 0)                                                      \
     XX(EUPSTREAM_STATUS, 19, "unexpected upstream status", 0)                                      \
     XX(EINTERNAL, 20, "internal error", 0)                                                         \
-    XX(ECANCELED, 21, "canceled", 0)
+    XX(ECANCELED, 21, "canceled", 0)                                                               \
+    XX(EBUDGET, 22, "budget exhausted", 0)
 
 typedef enum aigw_status {
 #define AIGW_STATUS_ENUM_(name, value, text, retryable) AIGW_##name = value,

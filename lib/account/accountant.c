@@ -74,6 +74,10 @@ const aigw__budget_set *aigw__accountant_budgets(const aigw__accountant *acc) {
     return acc->budgets;
 }
 
+aigw__store *aigw__accountant_store(const aigw__accountant *acc) {
+    return acc->store;
+}
+
 /* ---- estimate ---- */
 
 static size_t text_chars(json_object *v) {
@@ -151,9 +155,11 @@ static void ticket_release(aigw__ticket *t) {
     t->active = 0;
 }
 
-aigw_status aigw__accountant_reserve(aigw__accountant *acc, const aigw__identity *id,
-                                     const aigw__usage *estimate, aigw__ticket *t,
-                                     aigw__account_refusal *refusal, aigw_error **err) {
+/* Reserves in the budgets matching id; with required >= 0 only in those
+ * whose scope constrains that dimension. */
+static aigw_status reserve(aigw__accountant *acc, const aigw__identity *id, int required,
+                           const aigw__usage *estimate, aigw__ticket *t,
+                           aigw__account_refusal *refusal, aigw_error **err) {
     const char *model = id->v[AIGW__SCOPE_MODEL];
     size_t lens[AIGW__STORE_MAX_KEYS];
     const aigw__budget *match[AIGW__STORE_MAX_KEYS];
@@ -165,6 +171,8 @@ aigw_status aigw__accountant_reserve(aigw__accountant *acc, const aigw__identity
     t->estimate = *estimate;
     for (size_t i = 0; i < acc->budgets->n; i++) {
         const aigw__budget *b = &acc->budgets->items[i];
+        if (required >= 0 && b->scope[required].mode == AIGW__SCOPE_ANY)
+            continue;
         if (!has_price(b, model))
             continue;
         size_t len = aigw__budget_match(b, id, NULL, 0);
@@ -233,21 +241,41 @@ aigw_status aigw__accountant_reserve(aigw__accountant *acc, const aigw__identity
         aigw__log(&acc->logger, AIGW_LOG_ERROR,
                   "budget \"%s\": store unreachable, refusing (on_store_error: fail_closed)",
                   b->name);
-        return aigw__error_set(err, AIGW_ERATELIMIT,
+        return aigw__error_set(err, AIGW_EBUDGET,
                                "budget \"%s\" cannot be checked (its store is unreachable); "
                                "retry after %ld s",
                                b->name, retry);
     }
     aigw__log(&acc->logger, AIGW_LOG_INFO, "budget \"%s\" exhausted; refused a request", b->name);
     if (retry < 0)
-        return aigw__error_set(err, AIGW_ERATELIMIT,
+        return aigw__error_set(err, AIGW_EBUDGET,
                                "budget \"%s\": this request's estimated cost (%.6g) is more than "
                                "the budget's limit (%.6g)",
                                b->name, (double)amounts[r.index] / AIGW__MICRO,
                                (double)(b->type == AIGW__LIMIT_BUCKET ? b->capacity : b->max) /
                                    AIGW__MICRO);
-    return aigw__error_set(err, AIGW_ERATELIMIT, "budget \"%s\" exhausted; retry after %ld s",
-                           b->name, retry);
+    return aigw__error_set(err, AIGW_EBUDGET, "budget \"%s\" exhausted; retry after %ld s", b->name,
+                           retry);
+}
+
+aigw_status aigw__accountant_reserve(aigw__accountant *acc, const aigw__identity *id,
+                                     const aigw__usage *estimate, aigw__ticket *t,
+                                     aigw__account_refusal *refusal, aigw_error **err) {
+    return reserve(acc, id, -1, estimate, t, refusal, err);
+}
+
+aigw_status aigw__accountant_reserve_scoped(aigw__accountant *acc, const aigw__identity *id,
+                                            aigw__scope_dim dim, const aigw__usage *estimate,
+                                            aigw__ticket *t, aigw__account_refusal *refusal,
+                                            aigw_error **err) {
+    return reserve(acc, id, (int)dim, estimate, t, refusal, err);
+}
+
+int aigw__accountant_has_scoped(const aigw__accountant *acc, aigw__scope_dim dim) {
+    for (size_t i = 0; i < acc->budgets->n; i++)
+        if (acc->budgets->items[i].scope[dim].mode != AIGW__SCOPE_ANY)
+            return 1;
+    return 0;
 }
 
 static long long pick(long long actual, long long est) {
@@ -314,6 +342,13 @@ aigw_status aigw__accountant_status(aigw__accountant *acc, size_t budget, const 
         return aigw__error_set(err, AIGW_EINVAL, "no budget #%zu", budget);
     aigw__store_key k = {&acc->budgets->items[budget], instance ? instance : ""};
     return aigw__store_status(acc->store, &k, acc->clock(acc->clock_user), out, err);
+}
+
+void aigw__accountant_adopt_store(aigw__accountant *acc, aigw__accountant *from) {
+    if (!acc || !from || !aigw__store_is_memory(acc->store) || !aigw__store_is_memory(from->store))
+        return;
+    aigw__store_free(acc->store);
+    acc->store = aigw__store_share(from->store);
 }
 
 void aigw__accountant_stats(const aigw__accountant *acc, aigw__account_stats *out) {

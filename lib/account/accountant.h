@@ -6,7 +6,7 @@
  *   aigw__usage est;
  *   aigw__accountant_estimate(acc, request_json, &est);
  *   st = aigw__accountant_reserve(acc, &identity, &est, &t, &refusal, &err);
- *   if (st == AIGW_ERATELIMIT) -> 429, Retry-After: refusal.retry_after
+ *   if (st == AIGW_EBUDGET) -> 429, Retry-After: refusal.retry_after
  *   ... call upstream ...
  *   aigw__accountant_settle(acc, &t, &call->usage);  // NULL: refund all
  *
@@ -59,6 +59,7 @@ void aigw__accountant_set_default_max_tokens(aigw__accountant *acc, long long n)
 void aigw__accountant_set_logger(aigw__accountant *acc, const aigw__logger *logger);
 
 const aigw__budget_set *aigw__accountant_budgets(const aigw__accountant *acc);
+aigw__store *aigw__accountant_store(const aigw__accountant *acc);
 
 /* Estimates a chat or embeddings request's usage before the call: prompt
  * text characters / 4 (rounded up) plus 4 tokens a message as input;
@@ -66,11 +67,23 @@ const aigw__budget_set *aigw__accountant_budgets(const aigw__accountant *acc);
 void aigw__accountant_estimate(const aigw__accountant *acc, json_object *request, aigw__usage *out);
 
 /* Reserves estimate's cost in every matching budget. AIGW_OK (t active, even
- * when no budget applied), AIGW_ERATELIMIT with *refusal and an error
+ * when no budget applied), AIGW_EBUDGET with *refusal and an error
  * naming the budget, or another failure (store, memory). */
 aigw_status aigw__accountant_reserve(aigw__accountant *acc, const aigw__identity *id,
                                      const aigw__usage *estimate, aigw__ticket *t,
                                      aigw__account_refusal *refusal, aigw_error **err);
+
+/* As reserve, but only in the matching budgets whose scope constrains `dim`
+ * (e.g. AIGW__SCOPE_BACKEND: reserved per upstream attempt, once the
+ * backend is known; the call-level reservation, made with that member
+ * NULL, never matches them). */
+aigw_status aigw__accountant_reserve_scoped(aigw__accountant *acc, const aigw__identity *id,
+                                            aigw__scope_dim dim, const aigw__usage *estimate,
+                                            aigw__ticket *t, aigw__account_refusal *refusal,
+                                            aigw_error **err);
+
+/* Whether any budget's scope constrains `dim`. */
+int aigw__accountant_has_scoped(const aigw__accountant *acc, aigw__scope_dim dim);
 
 /* Settles t with the real usage (NULL: the call failed, refund all) and
  * releases it. Safe on an inactive ticket. */
@@ -85,6 +98,11 @@ int aigw__accountant_tightest(aigw__accountant *acc, const aigw__ticket *t, cons
 /* The state of one budget's counter (instance "" for unscoped ones). */
 aigw_status aigw__accountant_status(aigw__accountant *acc, size_t budget, const char *instance,
                                     aigw__budget_status *out, aigw_error **err);
+
+/* Makes acc count in from's in-memory store (shared from then on), so that
+ * a new config goes on with the old counters; nothing when either store is
+ * not in memory (Redis keeps its counters by itself). */
+void aigw__accountant_adopt_store(aigw__accountant *acc, aigw__accountant *from);
 
 /* Counters for metrics. */
 typedef struct aigw__account_stats {

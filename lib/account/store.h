@@ -18,6 +18,7 @@
 #define AIGW_ACCOUNT_STORE_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "account/budget.h"
@@ -57,6 +58,9 @@ typedef struct aigw__budget_status {
 
 typedef struct aigw__store aigw__store;
 
+/* Receives one counter's instance key (see aigw__store_key). */
+typedef void (*aigw__instance_cb)(const char *instance, void *ctx);
+
 typedef struct aigw__store_ops {
     /* AIGW_OK with holds[0..n) filled; AIGW_ERATELIMIT with *refusal filled
      * (nothing taken); or a store error (nothing taken), unless every
@@ -72,11 +76,17 @@ typedef struct aigw__store_ops {
                           const int64_t *actual, size_t n, int64_t now_ns, aigw_error **err);
     aigw_status (*status)(aigw__store *s, const aigw__store_key *key, int64_t now_ns,
                           aigw__budget_status *out, aigw_error **err);
+    /* Calls cb once with each instance the store holds a counter of for
+     * budget b (the memory store: those used so far; Redis: the keys it
+     * stores). */
+    aigw_status (*instances)(aigw__store *s, const aigw__budget *b, aigw__instance_cb cb, void *ctx,
+                             aigw_error **err);
     void (*free)(aigw__store *s);
 } aigw__store_ops;
 
 struct aigw__store {
     const aigw__store_ops *ops;
+    _Atomic unsigned shares; /* references beyond the first (aigw__store_share) */
 };
 
 static inline aigw_status aigw__store_reserve(aigw__store *s, const aigw__store_key *keys,
@@ -95,14 +105,29 @@ static inline aigw_status aigw__store_status(aigw__store *s, const aigw__store_k
                                              aigw_error **err) {
     return s->ops->status(s, key, now_ns, out, err);
 }
+static inline aigw_status aigw__store_instances(aigw__store *s, const aigw__budget *b,
+                                                aigw__instance_cb cb, void *ctx, aigw_error **err) {
+    return s->ops->instances(s, b, cb, ctx, err);
+}
+/* Another owner for s: each calls aigw__store_free. */
+static inline aigw__store *aigw__store_share(aigw__store *s) {
+    atomic_fetch_add(&s->shares, 1);
+    return s;
+}
 static inline void aigw__store_free(aigw__store *s) {
-    if (s)
+    if (!s)
+        return;
+    unsigned n = atomic_load(&s->shares);
+    while (n && !atomic_compare_exchange_weak(&s->shares, &n, n - 1))
+        ;
+    if (!n)
         s->ops->free(s);
 }
 
 /* The in-memory store: thread-safe, one mutex per counter (taken in
  * address order, so reservations never deadlock) behind a sharded table. */
 aigw_status aigw__store_memory_new(aigw__store **out, aigw_error **err);
+int aigw__store_is_memory(const aigw__store *s);
 
 /* The window containing now for per (its index since the epoch: minutes,
  * hours, days, or months since 1970-01), and the seconds (ns) when it ends. */

@@ -2,7 +2,13 @@
  * its own mutex. A reservation looks its counters up (one shard lock at a
  * time), then locks them in address order — a total order, so concurrent
  * reservations over overlapping budgets cannot deadlock — checks every one,
- * and only then takes from all. Counters live until the store is freed. */
+ * and only then takes from all. Counters live until the store is freed.
+ *
+ * Counters are keyed by budget name and instance, and every operation is
+ * given the budget, so that a store may be shared by the clients of two
+ * configs (a gateway's reload): a budget of the same name goes on with the
+ * old counter (a changed limit applies from then on; a changed type starts
+ * afresh). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +23,9 @@
 typedef struct entry {
     struct entry *next;
     uint64_t hash;
-    const aigw__budget *budget;
+    char *name; /* the budget's */
     char *instance;
+    aigw__limit_type type; /* what level means */
     pthread_mutex_t mu;
     int64_t level;   /* bucket: available; window: used */
     int64_t last_ns; /* bucket: refilled up to */
@@ -90,8 +97,7 @@ int64_t aigw__bucket_refill(int64_t refill, int64_t elapsed_ns) {
 /* Brings a bucket up to now. The time of a partial micro-unit is kept (last
  * advances only by the time the added units took), so slow refills are not
  * lost to rounding. */
-static void bucket_refill(entry *e, int64_t now) {
-    const aigw__budget *b = e->budget;
+static void bucket_refill(entry *e, const aigw__budget *b, int64_t now) {
     if (now <= e->last_ns)
         return;
     if (e->level >= b->capacity || b->refill <= 0) {
@@ -110,8 +116,8 @@ static void bucket_refill(entry *e, int64_t now) {
     }
 }
 
-static void window_roll(entry *e, int64_t now) {
-    int64_t idx = aigw__window_index(e->budget->per, now, NULL);
+static void window_roll(entry *e, const aigw__budget *b, int64_t now) {
+    int64_t idx = aigw__window_index(b->per, now, NULL);
     if (idx > e->window) { /* a clock stepping back keeps the current window */
         e->window = idx;
         e->level = 0;
@@ -119,8 +125,7 @@ static void window_roll(entry *e, int64_t now) {
 }
 
 /* Seconds until amount fits in e (locked, brought up to now); -1 never. */
-static double retry_after(entry *e, int64_t amount, int64_t now) {
-    const aigw__budget *b = e->budget;
+static double retry_after(entry *e, const aigw__budget *b, int64_t amount, int64_t now) {
     if (b->type == AIGW__LIMIT_BUCKET) {
         if (amount > b->capacity || b->refill <= 0)
             return -1;
@@ -137,8 +142,36 @@ static double retry_after(entry *e, int64_t amount, int64_t now) {
 
 /* ---- the table ---- */
 
-static uint64_t key_hash(const aigw__budget *b, const char *instance) {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)b;
+/* A fresh counter of budget b's type. */
+static void entry_reset(entry *e, const aigw__budget *b, int64_t now) {
+    e->type = b->type;
+    if (b->type == AIGW__LIMIT_BUCKET) {
+        e->level = b->capacity;
+        e->last_ns = now;
+    } else {
+        e->level = 0;
+        e->window = aigw__window_index(b->per, now, NULL);
+    }
+}
+
+/* Brings e (locked) up to now under b's limit. */
+static void entry_update(entry *e, const aigw__budget *b, int64_t now) {
+    if (e->type != b->type)
+        entry_reset(e, b, now);
+    if (b->type == AIGW__LIMIT_BUCKET) {
+        bucket_refill(e, b, now);
+        if (e->level > b->capacity) /* the capacity shrank */
+            e->level = b->capacity;
+    } else {
+        window_roll(e, b, now);
+    }
+}
+
+static uint64_t key_hash(const char *name, const char *instance) {
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL; /* no byte of a name: separates the two */
     for (const unsigned char *c = (const unsigned char *)instance; *c; c++)
         h = (h ^ *c) * 1099511628211ULL;
     h ^= h >> 29;
@@ -148,29 +181,25 @@ static uint64_t key_hash(const aigw__budget *b, const char *instance) {
 
 static entry *lookup(memory_store *ms, const aigw__store_key *k, int64_t now, int create) {
     const char *inst = k->instance ? k->instance : "";
-    uint64_t h = key_hash(k->budget, inst);
+    uint64_t h = key_hash(k->budget->name, inst);
     shard *sh = &ms->shards[h % SHARDS];
     entry **slot = &sh->buckets[(h / SHARDS) % SHARD_BUCKETS];
     pthread_mutex_lock(&sh->mu);
     entry *e = *slot;
-    while (e && !(e->hash == h && e->budget == k->budget && !strcmp(e->instance, inst)))
+    while (e && !(e->hash == h && !strcmp(e->name, k->budget->name) && !strcmp(e->instance, inst)))
         e = e->next;
     if (!e && create) {
         e = aigw__calloc(1, sizeof *e);
-        if (e && !(e->instance = aigw__strdup(inst))) {
+        if (e &&
+            (!(e->instance = aigw__strdup(inst)) || !(e->name = aigw__strdup(k->budget->name)))) {
+            aigw__free(e->instance);
             aigw__free(e);
             e = NULL;
         }
         if (e) {
             pthread_mutex_init(&e->mu, NULL);
             e->hash = h;
-            e->budget = k->budget;
-            if (k->budget->type == AIGW__LIMIT_BUCKET) {
-                e->level = k->budget->capacity;
-                e->last_ns = now;
-            } else {
-                e->window = aigw__window_index(k->budget->per, now, NULL);
-            }
+            entry_reset(e, k->budget, now);
             e->next = *slot;
             *slot = e;
         }
@@ -231,26 +260,21 @@ static aigw_status mem_reserve(aigw__store *s, const aigw__store_key *keys, cons
     lock_all(sorted, n);
     for (size_t i = 0; i < n; i++) {
         entry *e = holds[i].entry;
-        const aigw__budget *b = e->budget;
-        int ok;
-        if (b->type == AIGW__LIMIT_BUCKET) {
-            bucket_refill(e, now);
-            ok = amounts[i] <= e->level;
-        } else {
-            window_roll(e, now);
-            ok = amounts[i] <= b->max - e->level;
-        }
+        const aigw__budget *b = keys[i].budget;
+        entry_update(e, b, now);
+        int ok = b->type == AIGW__LIMIT_BUCKET ? amounts[i] <= e->level
+                                               : amounts[i] <= b->max - e->level;
         if (!ok) {
             if (refusal)
                 *refusal =
-                    (aigw__refusal){.index = i, .retry_after = retry_after(e, amounts[i], now)};
+                    (aigw__refusal){.index = i, .retry_after = retry_after(e, b, amounts[i], now)};
             unlock_all(sorted, n);
             return AIGW_ERATELIMIT;
         }
     }
     for (size_t i = 0; i < n; i++) {
         entry *e = holds[i].entry;
-        if (e->budget->type == AIGW__LIMIT_BUCKET) {
+        if (e->type == AIGW__LIMIT_BUCKET) {
             e->level -= amounts[i];
         } else {
             e->level += amounts[i];
@@ -263,7 +287,7 @@ static aigw_status mem_reserve(aigw__store *s, const aigw__store_key *keys, cons
 
 static aigw_status mem_settle(aigw__store *s, const aigw__store_key *keys, const aigw__hold *holds,
                               const int64_t *actual, size_t n, int64_t now, aigw_error **err) {
-    (void)s, (void)keys, (void)err;
+    (void)s, (void)err;
     for (size_t i = 0; i < n; i++) {
         entry *e = holds[i].entry;
         if (!e || holds[i].skipped)
@@ -272,16 +296,20 @@ static aigw_status mem_settle(aigw__store *s, const aigw__store_key *keys, const
         if (!diff)
             continue;
         pthread_mutex_lock(&e->mu);
-        const aigw__budget *b = e->budget;
+        const aigw__budget *b = keys[i].budget;
+        if (e->type != b->type) { /* reset by a reload meanwhile: nothing to settle */
+            pthread_mutex_unlock(&e->mu);
+            continue;
+        }
         if (b->type == AIGW__LIMIT_BUCKET) {
-            bucket_refill(e, now);
+            bucket_refill(e, b, now);
             e->level -= diff;
             if (e->level > b->capacity)
                 e->level = b->capacity;
             if (e->level < -AIGW__AMOUNT_MAX)
                 e->level = -AIGW__AMOUNT_MAX;
         } else {
-            window_roll(e, now);
+            window_roll(e, b, now);
             if (e->window == holds[i].window)
                 e->level += diff;
             else if (diff > 0)
@@ -322,14 +350,26 @@ static aigw_status mem_status(aigw__store *s, const aigw__store_key *key, int64_
     entry *e = lookup((memory_store *)s, key, now, 0);
     if (e) {
         pthread_mutex_lock(&e->mu);
-        if (e->budget->type == AIGW__LIMIT_BUCKET)
-            bucket_refill(e, now);
-        else
-            window_roll(e, now);
+        entry_update(e, key->budget, now);
         fill_status(key->budget, e, now, out);
         pthread_mutex_unlock(&e->mu);
     } else {
         fill_status(key->budget, NULL, now, out);
+    }
+    return AIGW_OK;
+}
+
+static aigw_status mem_instances(aigw__store *s, const aigw__budget *b, aigw__instance_cb cb,
+                                 void *ctx, aigw_error **err) {
+    (void)err;
+    memory_store *ms = (memory_store *)s;
+    for (size_t i = 0; i < SHARDS; i++) {
+        pthread_mutex_lock(&ms->shards[i].mu);
+        for (size_t j = 0; j < SHARD_BUCKETS; j++)
+            for (entry *e = ms->shards[i].buckets[j]; e; e = e->next)
+                if (strcmp(e->name, b->name) == 0)
+                    cb(e->instance, ctx);
+        pthread_mutex_unlock(&ms->shards[i].mu);
     }
     return AIGW_OK;
 }
@@ -342,6 +382,7 @@ static void mem_free(aigw__store *s) {
             while (e) {
                 entry *next = e->next;
                 pthread_mutex_destroy(&e->mu);
+                aigw__free(e->name);
                 aigw__free(e->instance);
                 aigw__free(e);
                 e = next;
@@ -352,7 +393,12 @@ static void mem_free(aigw__store *s) {
     aigw__free(ms);
 }
 
-static const aigw__store_ops memory_ops = {mem_reserve, mem_settle, mem_status, mem_free};
+static const aigw__store_ops memory_ops = {mem_reserve, mem_settle, mem_status, mem_instances,
+                                           mem_free};
+
+int aigw__store_is_memory(const aigw__store *s) {
+    return s && s->ops == &memory_ops;
+}
 
 aigw_status aigw__store_memory_new(aigw__store **out, aigw_error **err) {
     memory_store *ms = aigw__calloc(1, sizeof *ms);

@@ -504,6 +504,103 @@ static aigw_status rd_status(aigw__store *s, const aigw__store_key *k, int64_t n
     return AIGW_OK;
 }
 
+/* The glob pattern matching text literally. */
+static void glob_escape(const char *text, char *out, size_t cap) {
+    size_t n = 0;
+    for (; *text && n + 3 < cap; text++) {
+        if (strchr("*?[]\\", *text))
+            out[n++] = '\\';
+        out[n++] = *text;
+    }
+    out[n] = 0;
+}
+
+/* Distinct instances seen by a SCAN, so that each is reported once. */
+typedef struct seen {
+    char **items;
+    size_t n, cap;
+} seen;
+
+static int seen_add(seen *s, const char *item, size_t len) {
+    for (size_t i = 0; i < s->n; i++)
+        if (strlen(s->items[i]) == len && memcmp(s->items[i], item, len) == 0)
+            return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        char **grown = aigw__reallocarray(s->items, cap, sizeof *grown);
+        if (!grown)
+            return -1;
+        s->items = grown;
+        s->cap = cap;
+    }
+    if (!(s->items[s->n] = aigw__strndup(item, len)))
+        return -1;
+    s->n++;
+    return 1;
+}
+
+static aigw_status rd_instances(aigw__store *s, const aigw__budget *b, aigw__instance_cb cb,
+                                void *ctx, aigw_error **err) {
+    redis_store *rs = (redis_store *)s;
+    char pattern[1100], prefix[1100];
+    snprintf(prefix, sizeof prefix, "%s%s:", rs->prefix, b->name);
+    glob_escape(prefix, pattern, sizeof pattern - 1);
+    strcat(pattern, "*");
+    size_t plen = strlen(prefix);
+    seen found = {0};
+    aigw_status st = AIGW_OK;
+    conn *c = pool_get(rs);
+    char cursor[32] = "0";
+    do {
+        if (ensure(rs, c, err)) {
+            st = AIGW_ECONNECT;
+            break;
+        }
+        redisReply *r = redisCommand(c->ctx, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        if (!r) {
+            st = aigw__error_set(err, AIGW_ECONNECT, "budget store: redis %s:%d: %s", rs->host,
+                                 rs->port, c->ctx->errstr);
+            drop(c);
+            break;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            st = aigw__error_set(err, AIGW_EBADRESPONSE, "budget store: unexpected SCAN reply");
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements && !st; i++) {
+            const redisReply *k = keys->element[i];
+            if (k->type != REDIS_REPLY_STRING || k->len < plen)
+                continue;
+            const char *inst = k->str + plen;
+            size_t len = k->len - plen;
+            if (b->type == AIGW__LIMIT_WINDOW) { /* <instance>:w<N> */
+                const char *w = inst + len;
+                while (w > inst && w[-1] >= '0' && w[-1] <= '9')
+                    w--;
+                if (w - inst < 2 || w[-1] != 'w' || w[-2] != ':')
+                    continue;
+                len = (size_t)(w - 2 - inst);
+            }
+            int added = seen_add(&found, inst, len);
+            if (added < 0)
+                st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+        }
+        freeReplyObject(r);
+    } while (!st && strcmp(cursor, "0") != 0);
+    pool_put(rs, c);
+    for (size_t i = 0; i < found.n; i++) {
+        if (!st)
+            cb(found.items[i], ctx);
+        aigw__free(found.items[i]);
+    }
+    aigw__free(found.items);
+    return st;
+}
+
 static void rd_free(aigw__store *s) {
     redis_store *rs = (redis_store *)s;
     for (size_t i = 0; i < rs->pool_size; i++)
@@ -517,7 +614,7 @@ static void rd_free(aigw__store *s) {
     aigw__free(rs);
 }
 
-static const aigw__store_ops redis_ops = {rd_reserve, rd_settle, rd_status, rd_free};
+static const aigw__store_ops redis_ops = {rd_reserve, rd_settle, rd_status, rd_instances, rd_free};
 
 aigw_status aigw__store_redis_new(const aigw__redis_options *opt, aigw__store **out,
                                   aigw_error **err) {

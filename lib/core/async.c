@@ -38,6 +38,8 @@
 #include "adapters/adapter.h"
 #include "aigw/async.h"
 #include "core/alloc.h"
+#include "core/async_internal.h"
+#include "core/call_policy.h"
 #include "core/call_steps.h"
 #include "core/client_internal.h"
 #include "core/errors.h"
@@ -52,6 +54,7 @@ typedef enum req_state {
     REQ_LOCAL,       /* waiting for the idle callback to answer it */
     REQ_READY,       /* easy handle built, waiting to be added */
     REQ_RUNNING,     /* in the multi */
+    REQ_WAITING,     /* between attempts: the backoff timer runs */
 } req_state;
 
 struct aigw_request {
@@ -65,6 +68,10 @@ struct aigw_request {
 
     json_object *request;
     aigw__call call;
+    aigw__call_policy policy;
+    aigw__attempt_io io;
+    uv_timer_t timer; /* the wait between attempts */
+    int timer_inited;
     aigw__upstream_request req;
     aigw_async_chunk_cb on_chunk;
     aigw_done_cb done;
@@ -135,17 +142,44 @@ static void pending_unlink(aigw_request *r) {
 
 /* ---- finishing ---- */
 
-static void request_free(aigw_request *r) {
+/* Drops what one attempt built, so that the next starts clean. */
+static void attempt_clear(aigw_request *r) {
     if (r->easy)
         curl_easy_cleanup(r->easy);
+    r->easy = NULL;
     if (r->stream_state)
         r->call.backend->adapter->stream_free(r->stream_state);
+    r->stream_state = NULL;
     aigw__upstream_request_free(&r->req);
+    memset(&r->req, 0, sizeof r->req);
+    aigw__buf_clear(&r->body);
+    aigw__buf_clear(&r->out);
+    r->http_status = 0;
+    r->stream_status = AIGW_OK;
+    r->status_known = r->to_sink = r->too_big = r->sink_stopped = 0;
+    r->received = 0;
+    r->errbuf[0] = 0;
+}
+
+static void request_free(aigw_request *r) {
+    attempt_clear(r);
     aigw__buf_free(&r->body);
     aigw__buf_free(&r->out);
     json_object_put(r->request);
     aigw_error_free(r->err);
     aigw__free(r);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+    request_free(h->data);
+}
+
+/* Frees now, or once the timer's handle is closed. */
+static void request_release(aigw_request *r) {
+    if (r->timer_inited)
+        uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+    else
+        request_free(r);
 }
 
 /* Fires `done` once and frees the request. Only from loop callbacks. */
@@ -159,13 +193,45 @@ static void complete(aigw_request *r, aigw_status st) {
     } else if (st && !r->err) {
         aigw__error_set(&r->err, st, "%s", aigw_strerror(st));
     }
-    aigw__call_log(r->client, &r->call, st, &r->start);
+    if (r->timer_inited)
+        uv_timer_stop(&r->timer);
+    st = aigw__policy_end(&r->policy, &r->call, st, &r->err);
     r->eng->live--;
     const char *response = NULL;
     if (!st && r->call.op != AIGW__OP_CHAT_STREAM)
         response = r->out.data ? r->out.data : "";
     r->done(st, response, st ? r->err : NULL, r->user);
-    request_free(r);
+    request_release(r);
+}
+
+static aigw_status begin_attempt(aigw_request *r);
+static void attempt_failed(aigw_request *r, aigw_status st);
+
+static void on_retry_timer(uv_timer_t *t) {
+    aigw_request *r = t->data;
+    aigw_status st = begin_attempt(r);
+    if (st)
+        attempt_failed(r, st);
+}
+
+/* An attempt failed (or succeeded: st AIGW_OK): retry after the policy's
+ * wait, or finish. Only from loop callbacks. */
+static void attempt_failed(aigw_request *r, aigw_status st) {
+    long wait = aigw__policy_attempt_end(&r->policy, &r->call, st, aigw_error_http_status(r->err),
+                                         r->io.retry_after_ms, &r->err);
+    if (wait < 0 || r->canceled) {
+        complete(r, st);
+        return;
+    }
+    attempt_clear(r);
+    if (!r->timer_inited) {
+        uv_timer_init(r->eng->loop, &r->timer);
+        r->timer.data = r;
+        r->timer_inited = 1;
+    }
+    r->state = REQ_WAITING;
+    /* also with no wait: a timer leaves curl's callbacks before starting over */
+    uv_timer_start(&r->timer, on_retry_timer, (uint64_t)wait, 0);
 }
 
 /* ---- the transfer ---- */
@@ -208,6 +274,8 @@ static void on_transfer_done(CURL *easy, CURLcode rc, void *user) {
     aigw_status st;
     if (r->canceled)
         st = AIGW_ECANCELED;
+    else if (r->io.first_byte_timeout)
+        st = aigw__transport_first_byte_error(r->call.backend, &r->io, &r->err);
     else if (rc == CURLE_OK)
         st = aigw__call_translate(&r->call, r->http_status, r->body.data, r->body.len,
                                   r->stream_state, &r->out, &r->err);
@@ -223,7 +291,10 @@ static void on_transfer_done(CURL *easy, CURLcode rc, void *user) {
     else
         st = aigw__transport_map_error(r->call.backend, rc, r->errbuf, r->http_status,
                                        r->status_known, r->received, &r->err);
-    complete(r, st);
+    if (r->canceled)
+        complete(r, st);
+    else
+        attempt_failed(r, st);
 }
 
 /* Passes translated chunks to the caller unless the request was canceled. */
@@ -231,6 +302,7 @@ static int deliver_chunk(const char *json, size_t len, void *user) {
     aigw_request *r = user;
     if (r->canceled)
         return 1;
+    r->policy.delivered = 1; /* no fallback after this */
     return r->on_chunk(json, len, r->user);
 }
 
@@ -247,7 +319,7 @@ static aigw_status make_easy(aigw_request *r) {
     if (!easy)
         return aigw__error_set(&r->err, AIGW_ENOMEM, "out of memory");
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)r);
-    aigw__transport_setup_easy(easy, b, &r->req, on_body, r, r->errbuf);
+    aigw__transport_setup_easy(easy, b, &r->req, on_body, r, r->errbuf, &r->io);
     return AIGW_OK;
 }
 
@@ -258,7 +330,7 @@ static void run_local(aigw_request *r) {
     const aigw__adapter *a = r->call.backend->adapter;
     aigw_status st =
         a->local(&r->call, r->call.op == AIGW__OP_CHAT_STREAM ? &sink : NULL, &r->out, &r->err);
-    complete(r, st);
+    attempt_failed(r, st);
 }
 
 static void on_idle(uv_idle_t *h) {
@@ -277,9 +349,10 @@ static void on_idle(uv_idle_t *h) {
             if (rc == CURLM_OK)
                 r->state = REQ_RUNNING;
             else
-                complete(r, aigw__error_set(
-                                &r->err, rc == CURLM_OUT_OF_MEMORY ? AIGW_ENOMEM : AIGW_ETRANSPORT,
-                                "cannot start the transfer: %s", curl_multi_strerror(rc)));
+                attempt_failed(
+                    r, aigw__error_set(&r->err,
+                                       rc == CURLM_OUT_OF_MEMORY ? AIGW_ENOMEM : AIGW_ETRANSPORT,
+                                       "cannot start the transfer: %s", curl_multi_strerror(rc)));
         }
     }
     uv_idle_stop(&e->idle);
@@ -289,7 +362,7 @@ static void on_idle(uv_idle_t *h) {
 static void start_transfer(aigw_request *r) {
     aigw_status st = make_easy(r);
     if (st) {
-        complete(r, st);
+        attempt_failed(r, st);
         return;
     }
     r->state = REQ_READY;
@@ -307,7 +380,7 @@ static void credentials_done(uv_work_t *w, int status) {
     if (r->canceled || status == UV_ECANCELED)
         complete(r, AIGW_ECANCELED);
     else if (r->cred_status)
-        complete(r, r->cred_status);
+        attempt_failed(r, r->cred_status);
     else
         start_transfer(r);
 }
@@ -378,18 +451,72 @@ void aigw__async_forget_client(aigw_client *client) {
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* ---- attempts ---- */
+
+/* Starts the policy's next attempt: picks the backend, builds the request
+ * and either queues it, or sends its credentials to the thread pool. A
+ * failure is returned (nothing queued). */
+static aigw_status begin_attempt(aigw_request *r) {
+    aigw_status st = aigw__policy_next(&r->policy, &r->call, &r->err);
+    if (st)
+        return st;
+    const aigw__backend *b = r->call.backend;
+    if ((st = aigw__call_check_available(&r->call, &r->err)))
+        return st;
+    if (b->adapter->local) {
+        r->state = REQ_LOCAL;
+        pending_push(r);
+        return AIGW_OK;
+    }
+    aigw__call_policy *p = &r->policy;
+    r->io = (aigw__attempt_io)AIGW__ATTEMPT_IO_INIT;
+    r->io.connect_ms = p->retry.connect_ms;
+    r->io.first_byte_ms = p->retry.first_byte_ms;
+    if (p->retry.total_ms) {
+        long left = p->retry.total_ms - (long)aigw__elapsed_ms(&p->start);
+        r->io.total_ms = left > 0 ? left : 1;
+    }
+    if ((st = aigw__call_build(&r->call, &r->req, &r->err)))
+        return st;
+    if (credential_may_block(&b->credential)) {
+        r->state = REQ_CREDENTIALS;
+        int rc = uv_queue_work(r->eng->loop, &r->work, credentials_work, credentials_done);
+        if (rc)
+            return aigw__error_set(&r->err, AIGW_EINTERNAL, "uv_queue_work: %s", uv_strerror(rc));
+        return AIGW_OK;
+    }
+    if ((st = aigw__credential_apply(&b->credential, b, &r->req, &r->err)) || (st = make_easy(r)))
+        return st;
+    r->state = REQ_READY;
+    pending_push(r);
+    return AIGW_OK;
+}
+
 /* ---- the public calls ---- */
 
+/* Starts a request given as text (request_json) or parsed (parsed, which
+ * it takes). */
 static aigw_status start(aigw_client *client, uv_loop_t *loop, aigw__op op,
-                         const char *request_json, aigw_async_chunk_cb on_chunk, aigw_done_cb done,
-                         void *user, aigw_request **request, aigw_error **err) {
+                         const char *request_json, json_object *parsed,
+                         const aigw_call_options *opts, aigw_async_chunk_cb on_chunk,
+                         aigw_done_cb done, void *user, aigw_request **request, aigw_error **err) {
     if (request)
         *request = NULL;
-    if (!client || !loop || !request_json || !done || (op == AIGW__OP_CHAT_STREAM && !on_chunk))
+    if (!client || !loop || !(request_json || parsed) || !done ||
+        (op == AIGW__OP_CHAT_STREAM && !on_chunk)) {
+        json_object_put(parsed);
         return aigw__error_set(err, AIGW_EINVAL, "%s: NULL argument", aigw__op_name(op));
+    }
+    if (opts && opts->version != AIGW_CALL_OPTIONS_VERSION) {
+        json_object_put(parsed);
+        return aigw__error_set(err, AIGW_EINVAL, "%s: unknown call options version %u",
+                               aigw__op_name(op), opts->version);
+    }
     aigw_request *r = aigw__calloc(1, sizeof *r);
-    if (!r)
+    if (!r) {
+        json_object_put(parsed);
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    }
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     r->client = client;
     r->on_chunk = on_chunk;
@@ -399,66 +526,97 @@ static aigw_status start(aigw_client *client, uv_loop_t *loop, aigw__op op,
     r->body = (aigw__buf)AIGW__BUF_INIT;
     r->work.data = r;
 
-    aigw_status st = aigw__call_prepare(client, op, request_json, &r->request, &r->call, err);
-    if (!st)
-        st = aigw__call_check_available(&r->call, err);
-    const aigw__backend *b = st ? NULL : r->call.backend;
-    int queue_credentials = 0;
-    if (!st && !b->adapter->local) {
-        st = aigw__call_build(&r->call, &r->req, err);
-        if (!st && !(queue_credentials = credential_may_block(&b->credential)))
-            st = aigw__credential_apply(&b->credential, b, &r->req, err);
+    aigw_status st;
+    if (parsed) {
+        r->request = parsed;
+        st = aigw__call_prepare_object(client, op, &r->request, &r->call, &r->err);
+    } else {
+        st = aigw__call_prepare(client, op, request_json, &r->request, &r->call, &r->err);
     }
-    if (!st)
-        st = engine_get(client, loop, &r->eng, err);
-    if (!st && !b->adapter->local && !queue_credentials)
-        st = make_easy(r);
-    if (st) {
-        if (err && !*err) { /* make_easy's failure is in r->err */
-            *err = r->err;
-            r->err = NULL;
-        }
-        request_free(r);
-        return st;
+    if (st)
+        goto fail;
+    if ((st = aigw__policy_begin(&r->policy, client, &r->call, opts, &r->err)) ||
+        (st = engine_get(client, loop, &r->eng, &r->err))) {
+        aigw__policy_end(&r->policy, &r->call, st, &r->err);
+        goto fail;
     }
     r->eng->live++;
-    if (b->adapter->local) {
-        r->state = REQ_LOCAL;
-        pending_push(r);
-    } else if (queue_credentials) {
-        r->state = REQ_CREDENTIALS;
-        int rc = uv_queue_work(loop, &r->work, credentials_work, credentials_done);
-        if (rc) {
+    if ((st = begin_attempt(r))) {
+        /* The first attempt failed before anything was queued: retry later
+         * if the policy says so, else return the failure (no callback). */
+        long wait = aigw__policy_attempt_end(&r->policy, &r->call, st,
+                                             aigw_error_http_status(r->err), -1, &r->err);
+        if (wait < 0) {
             r->eng->live--;
-            request_free(r);
-            return aigw__error_set(err, AIGW_EINTERNAL, "uv_queue_work: %s", uv_strerror(rc));
+            aigw__policy_end(&r->policy, &r->call, st, &r->err);
+            goto fail;
         }
-    } else {
-        r->state = REQ_READY;
-        pending_push(r);
+        attempt_clear(r);
+        uv_timer_init(loop, &r->timer);
+        r->timer.data = r;
+        r->timer_inited = 1;
+        r->state = REQ_WAITING;
+        uv_timer_start(&r->timer, on_retry_timer, (uint64_t)wait, 0);
     }
     if (request)
         *request = r;
     return AIGW_OK;
+fail:
+    if (err && !*err) {
+        *err = r->err;
+        r->err = NULL;
+    }
+    request_free(r);
+    return st;
+}
+
+aigw_status aigw_call_async(aigw_client *client, uv_loop_t *loop, aigw_op op,
+                            const char *request_json, const aigw_call_options *opts,
+                            aigw_async_chunk_cb on_chunk, aigw_done_cb done, void *user,
+                            aigw_request **request, aigw_error **err) {
+    aigw__op iop;
+    switch (op) {
+    case AIGW_OP_CHAT:
+        iop = AIGW__OP_CHAT;
+        break;
+    case AIGW_OP_CHAT_STREAM:
+        iop = AIGW__OP_CHAT_STREAM;
+        break;
+    case AIGW_OP_EMBED:
+        iop = AIGW__OP_EMBED;
+        break;
+    default:
+        return aigw__error_set(err, AIGW_EINVAL, "aigw_call_async: unknown op %d", (int)op);
+    }
+    return start(client, loop, iop, request_json, NULL, opts, on_chunk, done, user, request, err);
+}
+
+aigw_status aigw__call_async_parsed(aigw_client *client, uv_loop_t *loop, aigw__op op,
+                                    json_object *request, const aigw_call_options *opts,
+                                    aigw_async_chunk_cb on_chunk, aigw_done_cb done, void *user,
+                                    aigw_request **out, aigw_error **err) {
+    return start(client, loop, op, NULL, request, opts, on_chunk, done, user, out, err);
 }
 
 aigw_status aigw_chat_async(aigw_client *client, uv_loop_t *loop, const char *request_json,
                             aigw_done_cb done, void *user, aigw_request **request,
                             aigw_error **err) {
-    return start(client, loop, AIGW__OP_CHAT, request_json, NULL, done, user, request, err);
+    return start(client, loop, AIGW__OP_CHAT, request_json, NULL, NULL, NULL, done, user, request,
+                 err);
 }
 
 aigw_status aigw_chat_stream_async(aigw_client *client, uv_loop_t *loop, const char *request_json,
                                    aigw_async_chunk_cb on_chunk, aigw_done_cb done, void *user,
                                    aigw_request **request, aigw_error **err) {
-    return start(client, loop, AIGW__OP_CHAT_STREAM, request_json, on_chunk, done, user, request,
-                 err);
+    return start(client, loop, AIGW__OP_CHAT_STREAM, request_json, NULL, NULL, on_chunk, done, user,
+                 request, err);
 }
 
 aigw_status aigw_embed_async(aigw_client *client, uv_loop_t *loop, const char *request_json,
                              aigw_done_cb done, void *user, aigw_request **request,
                              aigw_error **err) {
-    return start(client, loop, AIGW__OP_EMBED, request_json, NULL, done, user, request, err);
+    return start(client, loop, AIGW__OP_EMBED, request_json, NULL, NULL, NULL, done, user, request,
+                 err);
 }
 
 void aigw_request_cancel(aigw_request *r) {

@@ -7,7 +7,6 @@
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "router/router.h"
 
 const char *aigw__op_name(aigw__op op) {
     switch (op) {
@@ -36,6 +35,11 @@ aigw_status aigw__call_prepare(aigw_client *client, aigw__op op, const char *req
                                       AIGW_EBADREQUEST, request, err);
     if (st)
         return st;
+    return aigw__call_prepare_object(client, op, request, call, err);
+}
+
+aigw_status aigw__call_prepare_object(aigw_client *client, aigw__op op, json_object **request,
+                                      aigw__call *call, aigw_error **err) {
     if (!json_object_is_type(*request, json_type_object))
         return aigw__error_set(err, AIGW_EBADREQUEST, "request: must be a JSON object");
     const char *model = aigw__json_get_string(*request, "model");
@@ -62,7 +66,8 @@ aigw_status aigw__call_prepare(aigw_client *client, aigw__op op, const char *req
         call->caller_wants_usage =
             json_object_object_get_ex(v, "include_usage", &inc) && json_object_get_boolean(inc);
     }
-    return aigw__route(client, model, &call->backend, &call->model, err);
+    (void)client;
+    return AIGW_OK;
 }
 
 aigw_status aigw__call_check_available(const aigw__call *call, aigw_error **err) {

@@ -19,11 +19,16 @@ const char *aigw__op_name(aigw__op op);
 double aigw__elapsed_ms(const struct timespec *start);
 
 /* Parses and checks the caller's request (a JSON object with "model", and
- * "messages" or "input" as `op` needs), then routes it: fills *call, whose
- * ->request is *request (the caller puts it with json_object_put, also on
- * failure). */
+ * "messages" or "input" as `op` needs): fills *call, whose ->request is
+ * *request (the caller puts it with json_object_put, also on failure).
+ * Routing is the policy's (call_policy.h): call->backend is still NULL. */
 aigw_status aigw__call_prepare(aigw_client *client, aigw__op op, const char *request_json,
                                json_object **request, aigw__call *call, aigw_error **err);
+
+/* The same for a request already parsed (*request, which the caller still
+ * puts). */
+aigw_status aigw__call_prepare_object(aigw_client *client, aigw__op op, json_object **request,
+                                      aigw__call *call, aigw_error **err);
 
 /* AIGW_ECONFIG naming the reason when the call's backend cannot serve. */
 aigw_status aigw__call_check_available(const aigw__call *call, aigw_error **err);

@@ -61,6 +61,7 @@ void aigw_client_free(aigw_client *client) {
     aigw__free(client->default_backend);
     aigw__transport_free(client->transport);
     json_object_put(client->gateway);
+    aigw__client_free_policy(client);
     aigw__free(client);
 }
 
@@ -86,6 +87,12 @@ aigw_status aigw_client_new(aigw_client **out, const aigw_client_options *opts, 
         st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
         goto out;
     }
+    aigw_client_options_init(&client->options, AIGW_CLIENT_OPTIONS_VERSION);
+    memcpy(&client->options, opts,
+           opts->version == 1 ? offsetof(aigw_client_options, credential_cb)
+                              : sizeof client->options);
+    client->options.version = AIGW_CLIENT_OPTIONS_VERSION;
+    client->options.config_path = client->options.config_json = NULL;
     client->logger.cb = opts->log_cb;
     client->logger.user = opts->log_user;
     client->logger.level = opts->log_level;

@@ -8,8 +8,11 @@
 #include "core/backend.h"
 #include "core/log.h"
 #include "credentials/credential.h"
+#include "router/routes_config.h"
 
 struct aigw__transport;
+struct aigw__health;
+struct aigw__accountant;
 
 struct aigw_client {
     aigw__backend *backends; /* config backends first, then zero-config ones */
@@ -18,8 +21,22 @@ struct aigw_client {
     aigw__logger logger;
     aigw__cred_context cred_ctx; /* what credential loaders may use */
     struct aigw__transport *transport;
-    json_object *gateway; /* the config's "gateway" section for serve, or NULL */
+    json_object *gateway;                /* the config's "gateway" section for serve, or NULL */
+    aigw__routes routes;                 /* the config's "routes" (may be empty) */
+    struct aigw__health *health;         /* outlier ejection of the routes' backends */
+    struct aigw__accountant *accountant; /* NULL without "budgets" */
+    const char *store_type;              /* "memory" or "redis" */
+    aigw_client_options options;         /* what the client was made with (no config) */
 };
+
+/* Loads the config's "routes", "outlier_ejection", "budgets" and
+ * "accounting" once the backends are known (config_policy.c). */
+aigw_status aigw__config_load_policy(aigw_client *client, json_object *config, aigw_error **err);
+/* A reloaded config's client goes on with the old one's in-memory budget
+ * counters (config_policy.c). */
+void aigw__client_adopt_counters(aigw_client *client, aigw_client *old);
+/* Frees what aigw__config_load_policy made. */
+void aigw__client_free_policy(aigw_client *client);
 
 /* Loads a parsed config object into `client` (backends, default backend),
  * validating every key; errors name the JSON path. */

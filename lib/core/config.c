@@ -304,6 +304,9 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
                 return aigw__error_set(err, AIGW_ECONFIG, "gateway: must be an object");
             json_object_put(client->gateway);
             client->gateway = json_object_get(val);
+        } else if (strcmp(key, "routes") == 0 || strcmp(key, "outlier_ejection") == 0 ||
+                   strcmp(key, "budgets") == 0 || strcmp(key, "accounting") == 0) {
+            /* loaded once the backends are known: aigw__config_load_policy */
         } else if (strcmp(key, "default_backend") == 0) {
             if (!json_object_is_type(val, json_type_string))
                 return aigw__error_set(err, AIGW_ECONFIG, "default_backend: must be a string");
@@ -314,8 +317,9 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
             env_defaults = json_object_get_boolean(val);
         } else {
             return aigw__error_set(err, AIGW_ECONFIG,
-                                   "config: unknown key \"%s\" (known: backends, credentials, "
-                                   "default_backend, env_defaults, gateway)",
+                                   "config: unknown key \"%s\" (known: accounting, backends, "
+                                   "budgets, credentials, default_backend, env_defaults, gateway, "
+                                   "outlier_ejection, routes)",
                                    key);
         }
     }
@@ -344,5 +348,5 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
         if (!(client->default_backend = aigw__strdup(default_backend)))
             return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     }
-    return AIGW_OK;
+    return aigw__config_load_policy(client, config, err);
 }

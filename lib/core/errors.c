@@ -52,6 +52,9 @@ static void openai_kind(aigw_status status, const char **type, const char **code
     case AIGW_ERATELIMIT:
         *type = "rate_limit_error", *code = "rate_limit_exceeded";
         return;
+    case AIGW_EBUDGET:
+        *type = "tokens", *code = "rate_limit_exceeded";
+        return;
     case AIGW_ETIMEOUT:
         *type = "timeout_error", *code = "timeout";
         return;
@@ -129,6 +132,27 @@ aigw_status aigw__error_set_upstream(aigw_error **err, aigw_status status, const
     error_vset(err, status, provider, http_status, body, body_len, fmt, ap);
     va_end(ap);
     return status;
+}
+
+void aigw__error_append(aigw_error *err, const char *fmt, ...) {
+    if (!err || err == &oom_error)
+        return;
+    aigw__buf msg = AIGW__BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    int failed = aigw__buf_puts(&msg, err->message) || aigw__buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    char *text = failed ? NULL : aigw__buf_detach(&msg);
+    char *json = text ? build_json(err->status, text) : NULL;
+    if (!json) { /* out of memory: keep the error as it was */
+        aigw__free(text);
+        aigw__buf_free(&msg);
+        return;
+    }
+    aigw__free(err->message);
+    aigw__free(err->json);
+    err->message = text;
+    err->json = json;
 }
 
 aigw_status aigw__status_from_http(long http_status) {

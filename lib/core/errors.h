@@ -18,6 +18,11 @@ aigw_status aigw__error_set_upstream(aigw_error **err, aigw_status status, const
                                      int http_status, const char *body, size_t body_len,
                                      const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
+/* Appends formatted text to err's message (and its JSON); on failure to
+ * allocate, err stays as it was. */
+void aigw__error_append(aigw_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The status an HTTP error code maps to (400 → EBADREQUEST, 401 → EAUTH,
  * 403 → EPERMISSION, 404 → ENOTFOUND, 408 → ETIMEOUT, 429 → ERATELIMIT,
  * 5xx → EUPSTREAM, other → EUPSTREAM_STATUS). */

@@ -18,14 +18,14 @@
 #define AIGW__HEALTH_DEFAULT_PROBE_TIMEOUT_MS 60000
 
 /* Monotonic milliseconds. */
-typedef uint64_t (*aigw__clock_fn)(void *ctx);
+typedef uint64_t (*aigw__mono_clock_fn)(void *ctx);
 
 typedef struct aigw__health_options {
     unsigned failure_threshold; /* 0: 5 */
     uint64_t base_eject_ms;     /* 0: 10 s */
     uint64_t max_eject_ms;      /* 0: 5 min */
     uint64_t probe_timeout_ms;  /* a probe unanswered this long frees the slot; 0: 60 s */
-    aigw__clock_fn clock;       /* NULL: CLOCK_MONOTONIC */
+    aigw__mono_clock_fn clock;  /* NULL: CLOCK_MONOTONIC */
     void *clock_ctx;
 } aigw__health_options;
 

@@ -11,8 +11,9 @@ static void list_backends(const aigw_client *client, aigw__buf *out) {
         aigw__buf_printf(out, "%s%s", i ? ", " : "", client->backends[i].name);
 }
 
-aigw_status aigw__route(const aigw_client *client, const char *model, const aigw__backend **backend,
-                        const char **upstream_model, aigw_error **err) {
+aigw_status aigw__route_direct(const aigw_client *client, const char *model,
+                               const aigw__backend **backend, const char **upstream_model,
+                               aigw_error **err) {
     const char *slash = strchr(model, '/');
     const aigw__backend *b;
     if (slash) {

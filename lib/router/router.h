@@ -7,7 +7,8 @@
 /* "provider/model" picks the backend named `provider` and the upstream model
  * "model" (which may itself contain '/'); a bare name goes to the default
  * backend unchanged. AIGW_ENOBACKEND names the unknown provider. */
-aigw_status aigw__route(const aigw_client *client, const char *model, const aigw__backend **backend,
-                        const char **upstream_model, aigw_error **err);
+aigw_status aigw__route_direct(const aigw_client *client, const char *model,
+                               const aigw__backend **backend, const char **upstream_model,
+                               aigw_error **err);
 
 #endif

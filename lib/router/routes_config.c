@@ -326,10 +326,20 @@ static aigw_status load_route(json_object *rj, const char *path, const aigw__rou
     r->retry.max_backoff_ms = AIGW__ROUTE_DEFAULT_MAX_BACKOFF_MS;
     aigw_status st = want_object(rj, path, err);
     if (!st)
-        st = check_keys(rj, path, "match, backends, retry", err);
+        st = check_keys(rj, path, "name, match, backends, retry", err);
     if (st)
         return st;
-    json_object *v = aigw__json_get(rj, "match");
+    json_object *v = aigw__json_get(rj, "name");
+    if (v) {
+        if (!json_object_is_type(v, json_type_string) || !*json_object_get_string(v))
+            return aigw__error_set(err, AIGW_ECONFIG, "%s.name: must be a non-empty string", path);
+        r->name = aigw__strdup(json_object_get_string(v));
+    } else {
+        r->name = aigw__strdup(path);
+    }
+    if (!r->name)
+        return oom(err);
+    v = aigw__json_get(rj, "match");
     if (v && (st = load_match(v, path, o, r, err)))
         return st;
     json_object *bl = aigw__json_get(rj, "backends");
@@ -384,6 +394,11 @@ aigw_status aigw__routes_load(json_object *routes, const aigw__routes_load_optio
             load_route(json_object_array_get_idx(routes, i), path, opts, &out->routes[i], err);
         if (st)
             return st;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(out->routes[j].name, out->routes[i].name) == 0)
+                return aigw__error_set(err, AIGW_ECONFIG,
+                                       "%s.name: \"%s\" is already the name of routes[%zu]", path,
+                                       out->routes[i].name, j);
     }
     return AIGW_OK;
 }
@@ -409,6 +424,7 @@ void aigw__routes_free(aigw__routes *routes) {
         return;
     for (size_t i = 0; i < routes->n; i++) {
         aigw__route *r = &routes->routes[i];
+        aigw__free(r->name);
         aigw__free(r->model_glob);
         for (size_t j = 0; j < r->n_headers; j++) {
             aigw__free(r->headers[j].name);

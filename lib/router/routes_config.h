@@ -2,7 +2,7 @@
  * what weights, priorities, model rewrites, retries and timeouts.
  *
  *   "routes": [
- *     { "match": { "model": "gpt-*", "headers": { "x-team": "search" } },
+ *     { "name": "chat", "match": { "model": "gpt-*", "headers": { "x-team": "search" } },
  *       "backends": [ { "backend": "azure", "weight": 3, "priority": 0,
  *                       "model": "${AZURE_DEPLOYMENT}" },
  *                     { "backend": "openai", "weight": 1 } ],
@@ -58,6 +58,7 @@ typedef struct aigw__retry_config {
 } aigw__retry_config;
 
 typedef struct aigw__route {
+    char *name;       /* "name", else "routes[i]": budgets' "route" scope, logs */
     char *model_glob; /* fnmatch(3) pattern; NULL matches every model */
     aigw__route_header *headers;
     size_t n_headers;

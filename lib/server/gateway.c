@@ -32,16 +32,92 @@ aigw_status aigw_serve_options_init(aigw_serve_options *opts, unsigned int versi
     return AIGW_OK;
 }
 
+/* ---- config snapshots ---- */
+
+static aigw_status snapshot_new(aigw_server *s, aigw_client *client, int owned,
+                                aigw__gw_snapshot **out, aigw_error **err) {
+    aigw__gw_snapshot *snap = aigw__calloc(1, sizeof *snap);
+    if (!snap || !(snap->inflight = aigw__calloc(s->n_workers, sizeof *snap->inflight)) ||
+        !(snap->retired = aigw__calloc(s->n_workers, 1))) {
+        if (snap)
+            aigw__free(snap->inflight);
+        aigw__free(snap);
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    }
+    aigw_status st = aigw__gw_config_load(&snap->cfg, client->gateway, err);
+    if (st) {
+        aigw__free(snap->inflight);
+        aigw__free(snap->retired);
+        aigw__free(snap);
+        return st;
+    }
+    snap->client = client;
+    snap->owned = owned;
+    atomic_init(&snap->refs, 1);
+    *out = snap;
+    return AIGW_OK;
+}
+
+void aigw__gw_snapshot_unref(aigw__gw_snapshot *snap) {
+    if (!snap || atomic_fetch_sub(&snap->refs, 1) != 1)
+        return;
+    if (snap->owned)
+        aigw_client_free(snap->client);
+    aigw__gw_config_free(&snap->cfg);
+    aigw__free(snap->inflight);
+    aigw__free(snap->retired);
+    aigw__free(snap);
+}
+
+/* The worker is done with snap on its loop: its engine goes. */
+static void worker_drop_snapshot(aigw__gw_worker *w, aigw__gw_snapshot *snap) {
+    aigw_loop_release(snap->client, &w->loop);
+    aigw__gw_snapshot_unref(snap);
+}
+
+/* Moves the worker to the newest snapshot if a reload published one. */
+static void worker_refresh(aigw__gw_worker *w) {
+    aigw_server *s = w->server;
+    if (w->generation == atomic_load(&s->generation))
+        return;
+    pthread_mutex_lock(&s->snap_lock);
+    aigw__gw_snapshot *next = s->current;
+    atomic_fetch_add(&next->refs, 1);
+    w->generation = atomic_load(&s->generation);
+    pthread_mutex_unlock(&s->snap_lock);
+    aigw__gw_snapshot *old = w->snap;
+    w->snap = next;
+    if (old == next) {
+        aigw__gw_snapshot_unref(old);
+    } else if (old->inflight[w->index] == 0) {
+        worker_drop_snapshot(w, old);
+    } else {
+        old->retired[w->index] = 1; /* its last request drops it */
+    }
+}
+
 static void maybe_finish(aigw__gw_worker *w) {
     if (w->released || !w->http_closed || w->inflight)
         return;
     w->released = 1;
-    aigw_loop_release(w->server->client, &w->loop);
+    worker_drop_snapshot(w, w->snap);
+    w->snap = NULL;
     uv_close((uv_handle_t *)&w->async, NULL);
 }
 
-void aigw__gw_worker_request_done(aigw__gw_worker *w) {
+aigw__gw_snapshot *aigw__gw_worker_request_start(aigw__gw_worker *w) {
+    worker_refresh(w);
+    w->inflight++;
+    w->snap->inflight[w->index]++;
+    atomic_fetch_add(&w->snap->refs, 1);
+    return w->snap;
+}
+
+void aigw__gw_worker_request_done(aigw__gw_worker *w, aigw__gw_snapshot *snap) {
     w->inflight--;
+    if (--snap->inflight[w->index] == 0 && snap->retired[w->index])
+        worker_drop_snapshot(w, snap); /* the worker's own reference */
+    aigw__gw_snapshot_unref(snap);     /* the request's */
     maybe_finish(w);
 }
 
@@ -54,6 +130,8 @@ static void on_http_closed(void *data) {
 
 static void on_async(uv_async_t *a) {
     aigw__gw_worker *w = a->data;
+    if (!w->released)
+        worker_refresh(w);
     int calls = atomic_load(&w->server->shutdown_calls);
     while (w->shutdown_seen < calls && w->http) {
         w->shutdown_seen++;
@@ -126,6 +204,10 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
     }
     if (s->n_workers > 1024)
         s->n_workers = 1024;
+    pthread_mutex_init(&s->snap_lock, NULL);
+    atomic_init(&s->generation, 0);
+    if ((st = snapshot_new(s, client, 0, &s->current, err)) != AIGW_OK)
+        goto fail;
     atomic_init(&s->shutdown_calls, 0);
     atomic_init(&s->senders, 0);
     atomic_init(&s->stopped, 0);
@@ -141,6 +223,8 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
         aigw__gw_worker *w = &s->workers[i];
         w->server = s;
         w->index = i;
+        w->snap = s->current;
+        atomic_fetch_add(&s->current->refs, 1);
         if (uv_loop_init(&w->loop) != 0) {
             st = aigw__error_set(err, AIGW_EINTERNAL, "uv_loop_init failed");
             goto fail;
@@ -187,6 +271,11 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
 fail:
     for (unsigned int i = 0; i < inited; i++)
         close_unstarted(&s->workers[i]);
+    for (unsigned int i = 0; s->workers && i < s->n_workers; i++)
+        aigw__gw_snapshot_unref(s->workers[i].snap);
+    aigw__gw_snapshot_unref(s->current);
+    if (s->current)
+        pthread_mutex_destroy(&s->snap_lock);
     aigw__free(host);
     aigw__free(s->workers);
     aigw__gw_metrics_free(s->metrics);
@@ -245,7 +334,68 @@ void aigw_server_free(aigw_server *server) {
         aigw_server_wait(server);
     }
     aigw__free(server->workers);
+    aigw__gw_snapshot_unref(server->current);
+    pthread_mutex_destroy(&server->snap_lock);
     aigw__gw_metrics_free(server->metrics);
     aigw__gw_config_free(&server->cfg);
     aigw__free(server);
+}
+
+/* What a reload cannot change: the sockets and threads, the HTTP limits. */
+static aigw_status same_listeners(const aigw__gw_config *a, const aigw__gw_config *b,
+                                  aigw_error **err) {
+    const char *what = NULL;
+    if ((a->host == NULL) != (b->host == NULL) || (a->host && strcmp(a->host, b->host) != 0) ||
+        a->port != b->port)
+        what = "gateway.listen";
+    else if (a->workers != b->workers)
+        what = "gateway.workers";
+    else if (memcmp(&a->limits, &b->limits, sizeof a->limits) != 0)
+        what = "gateway.limits";
+    if (!what)
+        return AIGW_OK;
+    return aigw__error_set(err, AIGW_ECONFIG, "%s: changed; it takes a restart, not a reload",
+                           what);
+}
+
+aigw_status aigw_server_reload(aigw_server *server, const char *config_path, aigw_error **err) {
+    if (!server || !config_path)
+        return aigw__error_set(err, AIGW_EINVAL, "aigw_server_reload: NULL argument");
+    if (atomic_load(&server->shutdown_calls) > 0)
+        return aigw__error_set(err, AIGW_EINVAL, "aigw_server_reload: the server is stopping");
+    aigw_client_options opts = server->client->options;
+    opts.config_path = config_path;
+    aigw_client *client = NULL;
+    aigw__gw_snapshot *snap = NULL;
+    aigw_status st = aigw_client_new(&client, &opts, err);
+    if (st)
+        goto refused;
+    if ((st = snapshot_new(server, client, 1, &snap, err)) != AIGW_OK) {
+        aigw_client_free(client);
+        goto refused;
+    }
+    pthread_mutex_lock(&server->snap_lock);
+    if ((st = same_listeners(&server->current->cfg, &snap->cfg, err)) != AIGW_OK) {
+        pthread_mutex_unlock(&server->snap_lock);
+        aigw__gw_snapshot_unref(snap);
+        goto refused;
+    }
+    /* Counters in memory go on where the old config left them. */
+    aigw__client_adopt_counters(client, server->current->client);
+    aigw__gw_snapshot *old = server->current;
+    server->current = snap;
+    atomic_fetch_add(&server->generation, 1);
+    pthread_mutex_unlock(&server->snap_lock);
+    aigw__gw_snapshot_unref(old);
+    atomic_fetch_add(&server->senders, 1);
+    if (!atomic_load(&server->stopped))
+        for (unsigned int i = 0; i < server->n_workers; i++)
+            uv_async_send(&server->workers[i].async);
+    atomic_fetch_sub(&server->senders, 1);
+    aigw__log(&server->client->logger, AIGW_LOG_INFO, "gateway: reloaded %s", config_path);
+    return AIGW_OK;
+refused:
+    aigw__log(&server->client->logger, AIGW_LOG_ERROR,
+              "gateway: reload of %s refused; the old config keeps serving", config_path);
+    return st;
 }

@@ -31,6 +31,7 @@ typedef struct aigw__gw_config {
     aigw__gw_key *keys;
     size_t n_keys;
     aigw__http_server_options limits;
+    char *user_header; /* the header naming the user (budgets, logs), or NULL */
 } aigw__gw_config;
 
 /* Parses and validates gw (may be NULL: all defaults) into cfg. */
@@ -55,6 +56,23 @@ void aigw__gw_metrics_request(aigw__gw_metrics *m, const char *route, int status
 void aigw__gw_metrics_tokens(aigw__gw_metrics *m, const char *backend, long long in, long long out);
 aigw_status aigw__gw_metrics_render(aigw__gw_metrics *m, aigw__buf *out);
 
+/* ---- configs: what a request is served with ----
+ * A snapshot is a client and its gateway section. aigw_server_reload()
+ * makes a new one and publishes it; each worker moves to it when woken,
+ * and the old one lives until every request using it has finished: the
+ * worker that served a retired snapshot's last request releases that
+ * client's engine on its loop; the last reference frees it. */
+typedef struct aigw__gw_snapshot {
+    aigw_client *client;
+    int owned; /* made by a reload: freed with the snapshot */
+    aigw__gw_config cfg;
+    atomic_uint refs;       /* the server's, each worker's, each request's */
+    unsigned int *inflight; /* per worker: its requests on this snapshot */
+    unsigned char *retired; /* per worker: it has moved on to a newer one */
+} aigw__gw_snapshot;
+
+void aigw__gw_snapshot_unref(aigw__gw_snapshot *snap);
+
 /* ---- workers ---- */
 typedef struct aigw__gw_worker {
     struct aigw_server *server;
@@ -69,11 +87,16 @@ typedef struct aigw__gw_worker {
     int http_closed;
     int released;
     size_t inflight;
+    aigw__gw_snapshot *snap; /* what new requests use (a reference) */
+    unsigned int generation; /* of snap */
 } aigw__gw_worker;
 
 struct aigw_server {
-    aigw_client *client;
-    aigw__gw_config cfg;
+    aigw_client *client; /* the caller's, for the server's own log lines */
+    aigw__gw_config cfg; /* as started: listen, workers and limits stay */
+    pthread_mutex_t snap_lock;
+    aigw__gw_snapshot *current; /* the newest config (a reference) */
+    atomic_uint generation;     /* bumped by each reload */
     aigw__gw_metrics *metrics;
     aigw__gw_worker *workers;
     unsigned int n_workers;
@@ -87,7 +110,10 @@ struct aigw_server {
 
 /* The HTTP handler (gateway_routes.c). user is the worker. */
 void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *user);
+/* A request context starts on a worker: the snapshot it uses (a reference;
+ * hand it back to aigw__gw_worker_request_done). */
+aigw__gw_snapshot *aigw__gw_worker_request_start(aigw__gw_worker *w);
 /* A request context ended on a worker (gateway.c): may finish the loop. */
-void aigw__gw_worker_request_done(aigw__gw_worker *w);
+void aigw__gw_worker_request_done(aigw__gw_worker *w, aigw__gw_snapshot *snap);
 
 #endif

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aigw/call.h"
 #include "core/alloc.h"
+#include "core/client_internal.h"
 #include "core/errors.h"
 #include "server/gateway.h"
 
@@ -218,10 +220,17 @@ aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_err
             }
         } else if (strcmp(key, "limits") == 0) {
             st = load_limits(&cfg->limits, val, err);
+        } else if (strcmp(key, "user_header") == 0) {
+            const char *h = json_object_get_string(val);
+            if (!json_object_is_type(val, json_type_string) || !*h || strpbrk(h, " :\r\n\t"))
+                st = aigw__error_set(err, AIGW_ECONFIG,
+                                     "gateway.user_header: must be a header name");
+            else if (!(cfg->user_header = aigw__strdup(h)))
+                st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
         } else {
             st = aigw__error_set(err, AIGW_ECONFIG,
                                  "gateway.%s: unknown key (expected listen, workers, "
-                                 "shutdown_timeout_ms, keys, limits)",
+                                 "shutdown_timeout_ms, keys, limits, user_header)",
                                  key);
         }
         if (st != AIGW_OK)
@@ -240,6 +249,22 @@ void aigw__gw_config_free(aigw__gw_config *cfg) {
     }
     aigw__free(cfg->keys);
     aigw__free(cfg->host);
+    aigw__free(cfg->user_header);
     memset(cfg, 0, sizeof(*cfg));
     cfg->port = -1;
+}
+
+aigw_status aigw_config_check(const char *path, aigw_error **err) {
+    if (!path)
+        return aigw__error_set(err, AIGW_EINVAL, "aigw_config_check: path is NULL");
+    aigw_client *client = NULL;
+    aigw_status st = aigw_client_new_from_file(&client, path, err);
+    if (st)
+        return st;
+    aigw__gw_config cfg;
+    st = aigw__gw_config_load(&cfg, client->gateway, err);
+    if (!st)
+        aigw__gw_config_free(&cfg);
+    aigw_client_free(client);
+    return st;
 }

@@ -3,6 +3,8 @@
  * call goes through the async API on the worker's loop; the client's own
  * Authorization is never forwarded (the library builds each upstream
  * request from the backend's credentials). */
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -11,7 +13,14 @@
 #include "core/alloc.h"
 #include "core/client_internal.h"
 #include "core/errors.h"
+#include "core/async_internal.h"
 #include "server/gateway.h"
+
+/* The HTTP server's headers are handed to the library as they are. */
+_Static_assert(sizeof(aigw__http_header) == sizeof(aigw_header) &&
+                   offsetof(aigw__http_header, name) == offsetof(aigw_header, name) &&
+                   offsetof(aigw__http_header, value) == offsetof(aigw_header, value),
+               "aigw__http_header and aigw_header differ");
 
 typedef enum route_id { R_CHAT, R_EMBED, R_MODELS, R_HEALTH, R_METRICS } route_id;
 
@@ -20,6 +29,7 @@ static const char *const route_names[] = {"/v1/chat/completions", "/v1/embedding
 
 typedef struct gw_req {
     aigw__gw_worker *w;
+    aigw__gw_snapshot *snap; /* the client and keys this request uses */
     aigw__http_response *res;
     aigw_request *areq; /* the upstream request while it runs */
     route_id route;
@@ -29,9 +39,9 @@ typedef struct gw_req {
     char backend[64];
     uint64_t start_ns;
     int stream, started, include_usage, gone;
-    int status; /* sent */
-    long long tokens_in, tokens_out;
-    uv_work_t work; /* /v1/models */
+    int status;          /* sent */
+    aigw_call_info info; /* the library's: backend, usage, rate limits */
+    uv_work_t work;      /* /v1/models */
     char *models_json;
     aigw_error *models_err;
     aigw_status models_status;
@@ -42,9 +52,13 @@ typedef struct gw_req {
 static void record(gw_req *r) {
     aigw_server *s = r->w->server;
     double secs = (double)(uv_hrtime() - r->start_ns) / 1e9;
+    if (r->info.backend[0])
+        snprintf(r->backend, sizeof r->backend, "%s", r->info.backend);
     aigw__gw_metrics_request(s->metrics, route_names[r->route], r->status, r->backend, secs);
-    aigw__gw_metrics_tokens(s->metrics, r->backend, r->tokens_in, r->tokens_out);
-    aigw__log(&s->client->logger, AIGW_LOG_INFO,
+    aigw__gw_metrics_tokens(s->metrics, r->backend,
+                            r->info.input_tokens > 0 ? r->info.input_tokens : 0,
+                            r->info.output_tokens > 0 ? r->info.output_tokens : 0);
+    aigw__log(&r->snap->client->logger, AIGW_LOG_INFO,
               "access %s %s %d %.1fms backend=%s key=%s team=%s remote=%s%s", r->method,
               route_names[r->route], r->status, secs * 1e3, r->backend[0] ? r->backend : "-",
               r->key ? r->key->name : "-", r->key && r->key->team ? r->key->team : "-", r->remote,
@@ -53,10 +67,11 @@ static void record(gw_req *r) {
 
 static void finish(gw_req *r) {
     aigw__gw_worker *w = r->w;
+    aigw__gw_snapshot *snap = r->snap;
     aigw__free(r->models_json);
     aigw_error_free(r->models_err);
     aigw__free(r);
-    aigw__gw_worker_request_done(w);
+    aigw__gw_worker_request_done(w, snap);
 }
 
 /* The HTTP status a client expects for a failure. */
@@ -72,6 +87,7 @@ static int http_status_for(aigw_status st, const aigw_error *err) {
     case AIGW_ENOTFOUND:
         return 404;
     case AIGW_ERATELIMIT:
+    case AIGW_EBUDGET:
         return 429;
     case AIGW_ETIMEOUT:
         return 504;
@@ -94,22 +110,49 @@ static void send_error(gw_req *r, int status, const char *type, const char *msg,
     finish(r);
 }
 
+/* OpenAI's duration format for x-ratelimit-reset-*: "20ms", "6s", "6m0s",
+ * "1h2m3s". */
+static void format_reset(double seconds, char *out, size_t cap) {
+    if (seconds < 1) {
+        snprintf(out, cap, "%ldms", seconds > 0 ? (long)(seconds * 1000 + 0.999) : 0L);
+        return;
+    }
+    long long s = (long long)(seconds + 0.999);
+    long long h = s / 3600, m = s / 60 % 60, sec = s % 60;
+    if (h)
+        snprintf(out, cap, "%lldh%lldm%llds", h, m, sec);
+    else if (m)
+        snprintf(out, cap, "%lldm%llds", m, sec);
+    else
+        snprintf(out, cap, "%llds", sec);
+}
+
+/* The tightest budget's state as OpenAI's rate-limit headers. */
+static void add_ratelimit_headers(gw_req *r) {
+    const aigw_ratelimit *rl = &r->info.ratelimit;
+    if (!rl->known)
+        return;
+    char v[64];
+    snprintf(v, sizeof v, "%.0f", rl->limit > 0 ? rl->limit : 0);
+    aigw__http_response_header(r->res, "x-ratelimit-limit-tokens", v);
+    snprintf(v, sizeof v, "%.0f", rl->remaining > 0 ? rl->remaining : 0);
+    aigw__http_response_header(r->res, "x-ratelimit-remaining-tokens", v);
+    format_reset(rl->reset_seconds, v, sizeof v);
+    aigw__http_response_header(r->res, "x-ratelimit-reset-tokens", v);
+}
+
 static void send_aigw_error(gw_req *r, aigw_status st, const aigw_error *err) {
     r->status = http_status_for(st, err);
+    add_ratelimit_headers(r);
+    if (st == AIGW_EBUDGET && r->info.ratelimit.retry_after_seconds > 0) {
+        char v[32];
+        snprintf(v, sizeof v, "%.0f", r->info.ratelimit.retry_after_seconds);
+        aigw__http_response_header(r->res, "Retry-After", v);
+    }
     const char *json = aigw_error_json(err);
     record(r);
     aigw__http_response_send(r->res, r->status, "application/json", json, strlen(json));
     finish(r);
-}
-
-static void add_usage(gw_req *r, json_object *resp) {
-    json_object *u = NULL, *v = NULL;
-    if (!json_object_object_get_ex(resp, "usage", &u) || !json_object_is_type(u, json_type_object))
-        return;
-    if (json_object_object_get_ex(u, "prompt_tokens", &v))
-        r->tokens_in += json_object_get_int64(v);
-    if (json_object_object_get_ex(u, "completion_tokens", &v))
-        r->tokens_out += json_object_get_int64(v);
 }
 
 static void on_gone(aigw__http_response *res, void *data) {
@@ -151,6 +194,7 @@ static void on_done(aigw_status st, const char *response_json, const aigw_error 
         send_aigw_error(r, st, err);
         return;
     }
+    add_ratelimit_headers(r);
     if (r->stream) { /* a stream with no chunk at all */
         r->status = 200;
         aigw__http_response_header(r->res, "Cache-Control", "no-cache");
@@ -160,11 +204,6 @@ static void on_done(aigw_status st, const char *response_json, const aigw_error 
         finish(r);
         return;
     }
-    json_object *resp = response_json ? json_tokener_parse(response_json) : NULL;
-    if (resp) {
-        add_usage(r, resp);
-        json_object_put(resp);
-    }
     r->status = 200;
     record(r);
     aigw__http_response_send(r->res, 200, "application/json", response_json,
@@ -172,34 +211,16 @@ static void on_done(aigw_status st, const char *response_json, const aigw_error 
     finish(r);
 }
 
-static int contains(const char *s, size_t len, const char *needle) {
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= len; i++)
-        if (s[i] == needle[0] && memcmp(s + i, needle, n) == 0)
-            return 1;
-    return 0;
-}
-
 static int on_chunk(const char *chunk, size_t len, void *user) {
     gw_req *r = user;
     if (r->gone || !aigw__http_response_connected(r->res))
         return 1;
-    if (contains(chunk, len, "\"usage\"")) {
-        json_object *c = json_tokener_parse(chunk);
-        json_object *choices = NULL;
-        int usage_only = 0;
-        if (c) {
-            add_usage(r, c);
-            usage_only = json_object_object_get_ex(c, "choices", &choices) &&
-                         json_object_array_length(choices) == 0;
-            json_object_put(c);
-        }
-        if (usage_only && !r->include_usage)
-            return 0; /* the library asked for it; the client did not */
-    }
+    /* The library hands the usage chunk over only when the client asked
+     * (stream_options.include_usage). */
     if (!r->started) {
         r->started = 1;
         r->status = 200;
+        add_ratelimit_headers(r);
         aigw__http_response_header(r->res, "Cache-Control", "no-cache");
         aigw__http_response_header(r->res, "X-Accel-Buffering", "no");
         aigw__http_response_start(r->res, 200, "text/event-stream");
@@ -215,33 +236,6 @@ static int on_chunk(const char *chunk, size_t len, void *user) {
     return st == AIGW_OK ? 0 : 1;
 }
 
-/* The backend label: the model's "provider/" prefix when it names a backend,
- * else the default backend. Never a free-form string from the client. */
-static void pick_backend(gw_req *r, json_object *body) {
-    aigw_client *c = r->w->server->client;
-    json_object *m = NULL;
-    const char *name = NULL;
-    size_t len = 0;
-    if (json_object_object_get_ex(body, "model", &m) && json_object_is_type(m, json_type_string)) {
-        const char *model = json_object_get_string(m);
-        const char *slash = strchr(model, '/');
-        if (slash && aigw__client_find_backend(c, model, (size_t)(slash - model))) {
-            name = model;
-            len = (size_t)(slash - model);
-        }
-    }
-    if (!name && c->default_backend) {
-        name = c->default_backend;
-        len = strlen(name);
-    }
-    if (!name)
-        return;
-    if (len >= sizeof(r->backend))
-        len = sizeof(r->backend) - 1;
-    memcpy(r->backend, name, len);
-    r->backend[len] = 0;
-}
-
 static int json_content_type(const aigw__http_request *req) {
     const char *ct = aigw__http_request_header(req, "content-type");
     if (!ct)
@@ -253,7 +247,6 @@ static int json_content_type(const aigw__http_request *req) {
 }
 
 static void model_call(gw_req *r, aigw__http_request *req) {
-    aigw_server *s = r->w->server;
     if (!json_content_type(req)) {
         send_error(r, 415, "invalid_request_error", "Content-Type must be application/json.",
                    "unsupported_media_type");
@@ -273,28 +266,26 @@ static void model_call(gw_req *r, aigw__http_request *req) {
                    "invalid_json");
         return;
     }
-    pick_backend(r, body);
     json_object *v = NULL;
     if (r->route == R_CHAT && json_object_object_get_ex(body, "stream", &v) &&
         json_object_get_boolean(v))
         r->stream = 1;
-    if (json_object_object_get_ex(body, "stream_options", &v) &&
-        json_object_is_type(v, json_type_object)) {
-        json_object *iu = NULL;
-        r->include_usage =
-            json_object_object_get_ex(v, "include_usage", &iu) && json_object_get_boolean(iu);
-    }
-    json_object_put(body);
 
+    /* Who is calling (budgets, logs) and the headers routes may match. */
+    aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
+    opts.key = r->key ? r->key->name : NULL;
+    opts.team = r->key ? r->key->team : NULL;
+    const aigw__gw_config *cfg = &r->snap->cfg;
+    opts.user = cfg->user_header ? aigw__http_request_header(req, cfg->user_header) : NULL;
+    opts.headers = (const aigw_header *)req->headers; /* same layout, see below */
+    opts.n_headers = req->nheaders;
+    opts.info = &r->info;
     aigw_error *err = NULL;
-    aigw_status st;
-    if (r->route == R_EMBED)
-        st = aigw_embed_async(s->client, &r->w->loop, req->body, on_done, r, &r->areq, &err);
-    else if (r->stream)
-        st = aigw_chat_stream_async(s->client, &r->w->loop, req->body, on_chunk, on_done, r,
-                                    &r->areq, &err);
-    else
-        st = aigw_chat_async(s->client, &r->w->loop, req->body, on_done, r, &r->areq, &err);
+    aigw__op op = r->route == R_EMBED ? AIGW__OP_EMBED
+                  : r->stream         ? AIGW__OP_CHAT_STREAM
+                                      : AIGW__OP_CHAT;
+    aigw_status st = aigw__call_async_parsed(r->snap->client, &r->w->loop, op, body, &opts,
+                                             on_chunk, on_done, r, &r->areq, &err);
     if (st != AIGW_OK) {
         r->areq = NULL;
         send_aigw_error(r, st, err);
@@ -306,7 +297,7 @@ static void model_call(gw_req *r, aigw__http_request *req) {
 
 static void models_work(uv_work_t *wk) {
     gw_req *r = wk->data;
-    r->models_status = aigw_models(r->w->server->client, NULL, &r->models_json, &r->models_err);
+    r->models_status = aigw_models(r->snap->client, NULL, &r->models_json, &r->models_err);
 }
 
 static void models_after(uv_work_t *wk, int status) {
@@ -356,7 +347,7 @@ void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *us
         aigw__http_response_send_error(res, 500, NULL, "Out of memory.", NULL, NULL);
         return;
     }
-    w->inflight++;
+    r->snap = aigw__gw_worker_request_start(w);
     r->w = w;
     r->res = res;
     r->route = routes[i].id;
@@ -396,7 +387,7 @@ void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *us
         send_error(r, 503, "server_error", "The gateway is shutting down.", "shutting_down");
         return;
     }
-    if (!aigw__gw_authenticate(&s->cfg, req, &r->key)) {
+    if (!aigw__gw_authenticate(&r->snap->cfg, req, &r->key)) {
         send_error(r, 401, "invalid_request_error",
                    aigw__http_request_header(req, "authorization") ||
                            aigw__http_request_header(req, "x-api-key")

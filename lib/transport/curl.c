@@ -3,12 +3,15 @@
  * answers; each call gets its own easy handle. */
 #include <pthread.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
 #include "aigw/version.h"
 #include "core/alloc.h"
 #include "core/errors.h"
+#include "router/retry.h"
 #include "transport/transport.h"
 
 struct aigw__transport {
@@ -158,9 +161,54 @@ aigw_status aigw__transport_map_error(const aigw__backend *b, CURLcode rc, const
     }
 }
 
+static long long monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Response head lines: notes that a head arrived, and its Retry-After. A
+ * redirect or 100-continue head starts over. */
+static size_t on_header(char *line, size_t size, size_t nitems, void *user) {
+    aigw__attempt_io *io = user;
+    size_t len = size * nitems;
+    io->got_head = 1;
+    if (len >= 5 && memcmp(line, "HTTP/", 5) == 0)
+        io->retry_after_ms = -1;
+    else if (len > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
+        char value[32];
+        size_t n = len - 12 < sizeof value - 1 ? len - 12 : sizeof value - 1;
+        memcpy(value, line + 12, n);
+        value[n] = 0;
+        value[strcspn(value, "\r\n")] = 0;
+        io->retry_after_ms = aigw__retry_parse_retry_after(value);
+    }
+    return len;
+}
+
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    aigw__attempt_io *io = user;
+    if (io->got_head || monotonic_ms() - io->started_ms < io->first_byte_ms)
+        return 0;
+    io->first_byte_timeout = 1;
+    return 1;
+}
+
+aigw_status aigw__transport_first_byte_error(const aigw__backend *b, const aigw__attempt_io *io,
+                                             aigw_error **err) {
+    return aigw__error_set_upstream(err, AIGW_ETIMEOUT, b->name, 0, NULL, 0,
+                                    "backend \"%s\": timed out: no response within %ld ms", b->name,
+                                    io->first_byte_ms);
+}
+
 void aigw__transport_setup_easy(CURL *easy, const aigw__backend *b,
                                 const aigw__upstream_request *req, curl_write_callback write_cb,
-                                void *write_data, char *errbuf) {
+                                void *write_data, char *errbuf, aigw__attempt_io *io) {
     curl_easy_setopt(easy, CURLOPT_URL, req->url.data);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -170,8 +218,25 @@ void aigw__transport_setup_easy(CURL *easy, const aigw__backend *b,
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, b->connect_timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, b->timeout_ms);
+    long connect_ms = b->connect_timeout_ms, total_ms = b->timeout_ms;
+    if (io) {
+        if (io->connect_ms > 0 && (connect_ms <= 0 || io->connect_ms < connect_ms))
+            connect_ms = io->connect_ms;
+        if (io->total_ms > 0 && (total_ms <= 0 || io->total_ms < total_ms))
+            total_ms = io->total_ms;
+        io->retry_after_ms = -1;
+        io->got_head = io->first_byte_timeout = 0;
+        io->started_ms = monotonic_ms();
+        curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(easy, CURLOPT_HEADERDATA, io);
+        if (io->first_byte_ms > 0) {
+            curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+            curl_easy_setopt(easy, CURLOPT_XFERINFODATA, io);
+            curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+        }
+    }
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, total_ms);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, write_data);
     if (strcmp(req->method, "POST") == 0) {
@@ -185,7 +250,8 @@ void aigw__transport_setup_easy(CURL *easy, const aigw__backend *b,
 
 aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *b,
                                     const aigw__upstream_request *req, aigw__body_sink sink,
-                                    void *user, aigw__http_result *res, aigw_error **err) {
+                                    void *user, aigw__attempt_io *io, aigw__http_result *res,
+                                    aigw_error **err) {
     memset(res, 0, sizeof *res);
     CURL *easy = curl_easy_init();
     if (!easy)
@@ -193,7 +259,7 @@ aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *b,
     char errbuf[CURL_ERROR_SIZE] = "";
     transfer x = {.easy = easy, .sink = sink, .user = user, .res = res};
     curl_easy_setopt(easy, CURLOPT_SHARE, t->share);
-    aigw__transport_setup_easy(easy, b, req, on_body, &x, errbuf);
+    aigw__transport_setup_easy(easy, b, req, on_body, &x, errbuf, io);
     CURLcode rc = curl_easy_perform(easy);
     if (!x.status_known)
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
@@ -209,5 +275,7 @@ aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *b,
                                         AIGW__MAX_RESPONSE_BYTES);
     if (rc == CURLE_WRITE_ERROR)
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    if (io && io->first_byte_timeout)
+        return aigw__transport_first_byte_error(b, io, err);
     return aigw__transport_map_error(b, rc, errbuf, res->status, x.status_known, x.received, err);
 }

@@ -1,0 +1,82 @@
+/* What happens around a call's upstream attempts, shared by the
+ * synchronous and asynchronous paths: the caller's identity, the route and
+ * its attempt plan, budget reservation and settlement, outlier-ejection
+ * tickets, the retry decision and the final error naming every attempt.
+ *
+ *   aigw__policy_begin(&p, ...)            route, plan, reserve budgets
+ *   while (!aigw__policy_next(&p, call))   pick a backend (call->backend/model)
+ *       st = <one attempt>
+ *       wait = aigw__policy_attempt_end(&p, call, st, ...)
+ *       if (wait < 0) break; else sleep wait ms
+ *   aigw__policy_end(&p, call, st, err)    settle, fill info, final error
+ */
+#ifndef AIGW_CORE_CALL_POLICY_H
+#define AIGW_CORE_CALL_POLICY_H
+
+#include <time.h>
+
+#include "account/accountant.h"
+#include "adapters/adapter.h"
+#include "aigw/call.h"
+#include "core/client_internal.h"
+#include "router/health.h"
+#include "router/retry.h"
+#include "router/routes.h"
+
+#define AIGW__POLICY_INLINE_PLAN 8
+
+typedef struct aigw__call_policy {
+    aigw_client *client;
+    aigw__identity id;
+    char *strings;        /* owned copies of the identity and headers */
+    aigw_header *headers; /* owned copies */
+    size_t n_headers;
+    const char *requested;       /* the model the caller asked for */
+    const aigw__route *route;    /* NULL: "provider/model" or the default backend */
+    const aigw__backend *direct; /* without a route */
+    const char *direct_model;
+    aigw__plan_entry *plan;
+    aigw__plan_entry plan_inline[AIGW__POLICY_INLINE_PLAN];
+    size_t n_plan, next, skipped;
+    unsigned attempts, max_attempts;
+    aigw__retry_config retry;
+    aigw__usage estimate;
+    aigw__ticket ticket;         /* the call's budgets */
+    aigw__ticket backend_ticket; /* the current attempt's backend-scoped budgets */
+    aigw__health_ticket health_ticket;
+    const char *health_backend;
+    aigw__attempt_log log;
+    struct timespec start, attempt_start;
+    int delivered;             /* a chunk reached the caller: no more fallback */
+    aigw_status budget_status; /* a backend's budget refused (EBUDGET) */
+    aigw_error *budget_err;
+    aigw_call_info *info;
+} aigw__call_policy;
+
+/* Identity (opts, else the request's "user"), the route and its plan, the
+ * estimate and the call-level reservation. On failure (no backend, budget
+ * refused: AIGW_EBUDGET) *err is set; call aigw__policy_end either way. */
+aigw_status aigw__policy_begin(aigw__call_policy *p, aigw_client *client, aigw__call *call,
+                               const aigw_call_options *opts, aigw_error **err);
+
+/* The next attempt's backend into call->backend/model (with its health
+ * ticket and backend-scoped budgets): AIGW_OK, or the status to end with
+ * (*err set) when no attempt may be made. */
+aigw_status aigw__policy_next(aigw__call_policy *p, aigw__call *call, aigw_error **err);
+
+/* An attempt ended with st (http_status: the upstream's, 0 if none;
+ * retry_after_ms: its Retry-After, -1 if none). Returns the milliseconds to
+ * wait before the next attempt, or -1 when the call ends with st. On a
+ * retry, *err (the attempt's error) is freed. */
+long aigw__policy_attempt_end(aigw__call_policy *p, aigw__call *call, aigw_status st,
+                              int http_status, long retry_after_ms, aigw_error **err);
+
+/* Settles, fills opts->info and adds the attempt log to a failure's
+ * message; logs the call's line. Returns st. */
+aigw_status aigw__policy_end(aigw__call_policy *p, aigw__call *call, aigw_status st,
+                             aigw_error **err);
+
+/* Frees what begin allocated (end calls it). */
+void aigw__policy_free(aigw__call_policy *p);
+
+#endif
