@@ -247,6 +247,12 @@ static aigw_status reserve(aigw__accountant *acc, const aigw__identity *id, int 
                                b->name, retry);
     }
     aigw__log(&acc->logger, AIGW_LOG_INFO, "budget \"%s\" exhausted; refused a request", b->name);
+    int64_t limit = b->type == AIGW__LIMIT_BUCKET ? b->capacity : b->max;
+    if (retry < 0 && amounts[r.index] <= limit)
+        return aigw__error_set(err, AIGW_EBUDGET,
+                               "budget \"%s\" exhausted; it does not refill (in-flight requests "
+                               "may still give back what they do not use)",
+                               b->name);
     if (retry < 0)
         return aigw__error_set(err, AIGW_EBUDGET,
                                "budget \"%s\": this request's estimated cost (%.6g) is more than "

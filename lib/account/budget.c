@@ -257,6 +257,9 @@ aigw_status aigw__budget_parse(json_object *obj, const char *path, aigw__budget 
     snprintf(sub, sizeof sub, "%s.cost", path);
     if (!cost)
         return aigw__error_set(err, AIGW_ECONFIG, "%s: missing", sub);
+    if (!(b->cost_json =
+              aigw__strdup(json_object_to_json_string_ext(cost, JSON_C_TO_STRING_PLAIN))))
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     if (json_object_is_type(cost, json_type_string)) {
         if ((st = aigw__cost_expr_parse(json_object_get_string(cost), sub, &b->expr, err)))
             return st;
@@ -296,6 +299,7 @@ void aigw__budget_clear(aigw__budget *b) {
     if (!b)
         return;
     aigw__free(b->name);
+    aigw__free(b->cost_json);
     for (int d = 0; d < AIGW__SCOPE_COUNT; d++) {
         for (size_t i = 0; i < b->scope[d].n; i++)
             aigw__free(b->scope[d].values[i]);
@@ -400,6 +404,37 @@ size_t aigw__budget_match(const aigw__budget *b, const aigw__identity *id, char 
     if (instance && cap)
         instance[len < cap ? len : cap - 1] = '\0';
     return len + 1;
+}
+
+void aigw__budget_instance_label(const aigw__budget *b, const char *instance, char *out,
+                                 size_t cap) {
+    size_t len = 0;
+    const char *p = instance;
+    if (!cap)
+        return;
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        if (len + 1 < cap)                                                                         \
+            out[len++] = (ch);                                                                     \
+    } while (0)
+    for (int d = 0; d < AIGW__SCOPE_COUNT && *p; d++) {
+        if (b->scope[d].mode != AIGW__SCOPE_EACH)
+            continue;
+        if (len)
+            PUT(',');
+        for (const char *n = aigw__scope_names[d]; *n; n++)
+            PUT(*n);
+        PUT('=');
+        for (; *p && *p != '|'; p++) { /* the value, unescaped */
+            if (*p == '\\' && p[1])
+                p++;
+            PUT(*p);
+        }
+        if (*p == '|')
+            p++;
+    }
+#undef PUT
+    out[len] = 0;
 }
 
 int64_t aigw__budget_cost(const aigw__budget *b, const char *model, const aigw__usage *u,

@@ -71,6 +71,7 @@ typedef struct aigw__budget {
     char *name;
     size_t index; /* position in the config's array */
     aigw__scope_rule scope[AIGW__SCOPE_COUNT];
+    char *cost_json;       /* "cost" as configured (JSON text), for listings */
     aigw__cost_expr *expr; /* or: */
     aigw__price *prices;
     size_t n_prices;
@@ -105,6 +106,12 @@ void aigw__budgets_free(aigw__budget_set *set);
  * than cap). Returns 0 when b does not apply. */
 size_t aigw__budget_match(const aigw__budget *b, const aigw__identity *id, char *instance,
                           size_t cap);
+
+/* The readable name of one of b's counters: its instance key (from
+ * aigw__budget_match) as "team=search,user=bob" in scope order; "" for an
+ * unscoped budget. Truncated to cap. */
+void aigw__budget_instance_label(const aigw__budget *b, const char *instance, char *out,
+                                 size_t cap);
 
 /* The cost of usage u for one request to `model` in micro-units, rounded
  * up; 0 when a price table has neither the model nor "*".

@@ -75,7 +75,10 @@ static void add_counter(const char *instance, void *ctx) {
         c->st = aigw__error_set(c->err, AIGW_ENOMEM, "out of memory");
         return;
     }
-    json_object_object_add(o, "instance", json_object_new_string(instance));
+    char label[512];
+    aigw__budget_instance_label(&aigw__accountant_budgets(c->acc)->items[c->index], instance, label,
+                                sizeof label);
+    json_object_object_add(o, "instance", json_object_new_string(label));
     json_object_object_add(o, "limit", amount(s.limit));
     json_object_object_add(o, "remaining", amount(s.remaining));
     json_object_object_add(o, "reset_seconds", json_object_new_double(s.reset));
@@ -109,6 +112,7 @@ aigw_status aigw_budget_status(aigw_client *client, char **json, aigw_error **er
         json_object_object_add(o, "name", json_object_new_string(b->name));
         json_object_object_add(o, "limit", limit_json(b));
         json_object_object_add(o, "scope", scope_json(b));
+        json_object_object_add(o, "cost", json_tokener_parse(b->cost_json));
         json_object_object_add(o, "counters", counters);
         collect c = {acc, i, counters, AIGW_OK, err};
         if (per_value(b))

@@ -361,17 +361,42 @@ static aigw_status mem_status(aigw__store *s, const aigw__store_key *key, int64_
 
 static aigw_status mem_instances(aigw__store *s, const aigw__budget *b, aigw__instance_cb cb,
                                  void *ctx, aigw_error **err) {
-    (void)err;
+    /* Copied under each shard's lock, reported after: cb may use the store. */
     memory_store *ms = (memory_store *)s;
-    for (size_t i = 0; i < SHARDS; i++) {
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    aigw_status st = AIGW_OK;
+    for (size_t i = 0; i < SHARDS && !st; i++) {
         pthread_mutex_lock(&ms->shards[i].mu);
-        for (size_t j = 0; j < SHARD_BUCKETS; j++)
-            for (entry *e = ms->shards[i].buckets[j]; e; e = e->next)
-                if (strcmp(e->name, b->name) == 0)
-                    cb(e->instance, ctx);
+        for (size_t j = 0; j < SHARD_BUCKETS && !st; j++) {
+            for (entry *e = ms->shards[i].buckets[j]; e && !st; e = e->next) {
+                if (strcmp(e->name, b->name) != 0)
+                    continue;
+                if (n == cap) {
+                    size_t grown_cap = cap ? 2 * cap : 16;
+                    char **grown = aigw__reallocarray(names, grown_cap, sizeof *grown);
+                    if (!grown) {
+                        st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+                        break;
+                    }
+                    names = grown;
+                    cap = grown_cap;
+                }
+                if (!(names[n] = aigw__strdup(e->instance)))
+                    st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+                else
+                    n++;
+            }
+        }
         pthread_mutex_unlock(&ms->shards[i].mu);
     }
-    return AIGW_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!st)
+            cb(names[i], ctx);
+        aigw__free(names[i]);
+    }
+    aigw__free(names);
+    return st;
 }
 
 static void mem_free(aigw__store *s) {

@@ -49,6 +49,10 @@
 
 typedef struct engine engine;
 
+/* Easy handles an engine keeps for reuse: curl_easy_init is a ~6 KB
+ * allocation and every option string copied again. */
+#define ENGINE_SPARE_EASY 64
+
 typedef enum req_state {
     REQ_CREDENTIALS, /* on the thread pool */
     REQ_LOCAL,       /* waiting for the idle callback to answer it */
@@ -99,7 +103,9 @@ struct engine {
     aigw__uv_multi *multi;
     uv_idle_t idle; /* idle.data == this engine */
     aigw_request *pending_head, *pending_tail;
-    size_t live; /* requests started and not yet done */
+    size_t live;                    /* requests started and not yet done */
+    CURL *spare[ENGINE_SPARE_EASY]; /* finished easy handles, reset, for reuse */
+    size_t n_spare;
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -144,8 +150,14 @@ static void pending_unlink(aigw_request *r) {
 
 /* Drops what one attempt built, so that the next starts clean. */
 static void attempt_clear(aigw_request *r) {
-    if (r->easy)
-        curl_easy_cleanup(r->easy);
+    if (r->easy) {
+        if (r->eng && r->eng->n_spare < ENGINE_SPARE_EASY) {
+            curl_easy_reset(r->easy);
+            r->eng->spare[r->eng->n_spare++] = r->easy;
+        } else {
+            curl_easy_cleanup(r->easy);
+        }
+    }
     r->easy = NULL;
     if (r->stream_state)
         r->call.backend->adapter->stream_free(r->stream_state);
@@ -153,7 +165,6 @@ static void attempt_clear(aigw_request *r) {
     aigw__upstream_request_free(&r->req);
     memset(&r->req, 0, sizeof r->req);
     aigw__buf_clear(&r->body);
-    aigw__buf_clear(&r->out);
     r->http_status = 0;
     r->stream_status = AIGW_OK;
     r->status_known = r->to_sink = r->too_big = r->sink_stopped = 0;
@@ -196,6 +207,9 @@ static void complete(aigw_request *r, aigw_status st) {
     if (r->timer_inited)
         uv_timer_stop(&r->timer);
     st = aigw__policy_end(&r->policy, &r->call, st, &r->err);
+    /* Nothing of the client is touched after `done`: the callback may drop
+     * the last use of it (the gateway frees a reloaded-away config there). */
+    attempt_clear(r);
     r->eng->live--;
     const char *response = NULL;
     if (!st && r->call.op != AIGW__OP_CHAT_STREAM)
@@ -224,6 +238,7 @@ static void attempt_failed(aigw_request *r, aigw_status st) {
         return;
     }
     attempt_clear(r);
+    aigw__buf_clear(&r->out);
     if (!r->timer_inited) {
         uv_timer_init(r->eng->loop, &r->timer);
         r->timer.data = r;
@@ -315,7 +330,8 @@ static aigw_status make_easy(aigw_request *r) {
         if (st)
             return st;
     }
-    CURL *easy = r->easy = curl_easy_init();
+    engine *e = r->eng;
+    CURL *easy = r->easy = e && e->n_spare ? e->spare[--e->n_spare] : curl_easy_init();
     if (!easy)
         return aigw__error_set(&r->err, AIGW_ENOMEM, "out of memory");
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)r);
@@ -434,6 +450,8 @@ void aigw_loop_release(aigw_client *client, uv_loop_t *loop) {
     if (!e)
         return;
     aigw__uv_multi_close(e->multi);
+    while (e->n_spare)
+        curl_easy_cleanup(e->spare[--e->n_spare]);
     uv_close((uv_handle_t *)&e->idle, on_engine_idle_closed);
 }
 

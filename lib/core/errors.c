@@ -87,6 +87,14 @@ static char *build_json(aigw_status status, const char *message) {
     return text;
 }
 
+/* Messages are one line: control characters (from a config key, an
+ * upstream's text...) become spaces, so they cannot forge log lines. */
+static void one_line(char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = ' ';
+}
+
 static aigw_status error_vset(aigw_error **err, aigw_status status, const char *provider,
                               int http_status, const char *body, size_t body_len, const char *fmt,
                               va_list ap) {
@@ -101,6 +109,7 @@ static aigw_status error_vset(aigw_error **err, aigw_status status, const char *
     e->message = aigw__buf_detach(&msg);
     if (!e->message)
         goto oom;
+    one_line(e->message);
     if (provider && !(e->provider = aigw__strdup(provider)))
         goto oom;
     if (body && !(e->body = aigw__strndup(body, body_len)))
@@ -143,6 +152,8 @@ void aigw__error_append(aigw_error *err, const char *fmt, ...) {
     int failed = aigw__buf_puts(&msg, err->message) || aigw__buf_vprintf(&msg, fmt, ap);
     va_end(ap);
     char *text = failed ? NULL : aigw__buf_detach(&msg);
+    if (text)
+        one_line(text);
     char *json = text ? build_json(err->status, text) : NULL;
     if (!json) { /* out of memory: keep the error as it was */
         aigw__free(text);

@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/client_internal.h"
 #include "core/errors.h"
+#include "core/json.h"
 #include "core/async_internal.h"
 #include "server/gateway.h"
 
@@ -252,12 +253,9 @@ static void model_call(gw_req *r, aigw__http_request *req) {
                    "unsupported_media_type");
         return;
     }
-    json_tokener *tok = json_tokener_new();
-    json_object *body = tok ? json_tokener_parse_ex(tok, req->body, (int)req->body_len) : NULL;
-    int complete = tok && body && json_tokener_get_error(tok) == json_tokener_success &&
-                   json_tokener_get_parse_end(tok) == req->body_len;
-    if (tok)
-        json_tokener_free(tok);
+    json_object *body = NULL; /* the per-thread tokener: no allocation per request */
+    int complete = aigw__json_parse(req->body, req->body_len, "request", AIGW_EBADREQUEST, &body,
+                                    NULL) == AIGW_OK;
     if (!complete || !json_object_is_type(body, json_type_object)) {
         json_object_put(body);
         send_error(r, 400, "invalid_request_error",
