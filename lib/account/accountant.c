@@ -329,8 +329,25 @@ int aigw__accountant_tightest(aigw__accountant *acc, const aigw__ticket *t, cons
     *name = NULL;
     for (size_t i = 0; i < t->n; i++) {
         aigw__budget_status s;
-        if (aigw__store_status(acc->store, &t->keys[i], now, &s, NULL))
+        const aigw__budget *b = t->keys[i].budget;
+        if (t->holds[i].skipped)
             continue;
+        if (t->holds[i].has_remaining) { /* as the reservation left it: no query */
+            s.remaining = t->holds[i].remaining;
+            if (b->type == AIGW__LIMIT_BUCKET) {
+                s.limit = b->capacity;
+                s.reset = s.remaining >= b->capacity || b->refill <= 0
+                              ? 0
+                              : (double)(b->capacity - s.remaining) / (double)b->refill;
+            } else {
+                int64_t end;
+                aigw__window_index(b->per, now, &end);
+                s.limit = b->max;
+                s.reset = (double)(end - now) / 1e9;
+            }
+        } else if (aigw__store_status(acc->store, &t->keys[i], now, &s, NULL)) {
+            continue;
+        }
         double share = s.limit ? (double)s.remaining / (double)s.limit : 0;
         if (!found || share < best) {
             best = share;

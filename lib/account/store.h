@@ -35,10 +35,12 @@ typedef struct aigw__store_key {
 
 /* One counter's part of a reservation; filled by reserve, read by settle. */
 typedef struct aigw__hold {
-    void *entry;    /* the store's handle on the counter (memory store) */
-    int64_t amount; /* reserved, micro-units */
-    int64_t window; /* the window it counted in (window budgets) */
-    int skipped;    /* the store was unreachable and the budget fails open */
+    void *entry;       /* the store's handle on the counter (memory store) */
+    int64_t amount;    /* reserved, micro-units */
+    int64_t window;    /* the window it counted in (window budgets) */
+    int skipped;       /* the store was unreachable and the budget fails open */
+    int64_t remaining; /* the counter's room right after this reservation */
+    int has_remaining; /* remaining is known (so no status query is needed) */
 } aigw__hold;
 
 /* Why a reservation was refused. */

@@ -276,10 +276,13 @@ static aigw_status mem_reserve(aigw__store *s, const aigw__store_key *keys, cons
         entry *e = holds[i].entry;
         if (e->type == AIGW__LIMIT_BUCKET) {
             e->level -= amounts[i];
+            holds[i].remaining = e->level;
         } else {
             e->level += amounts[i];
             holds[i].window = e->window;
+            holds[i].remaining = keys[i].budget->max - e->level;
         }
+        holds[i].has_remaining = 1;
     }
     unlock_all(sorted, n);
     return AIGW_OK;

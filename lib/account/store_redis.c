@@ -14,7 +14,8 @@
 /* ARGV[1] = now (µs); then for each key 5 values: type (0 bucket,
  * 1 window), amount, limit, refill per second, ttl (ms: a window's; a
  * bucket's margin over its time to fill up; 0 = no expiry).
- * Returns {1} or {0, index, retry_after (string)}. */
+ * Returns {1, remaining (string) per key} or {0, index, retry_after
+ * (string)}. */
 static const char reserve_lua[] =
     "local now = tonumber(ARGV[1])\n"
     "local lv, lt = {}, {}\n"
@@ -53,21 +54,24 @@ static const char reserve_lua[] =
     "    end\n"
     "  end\n"
     "end\n"
+    "local out = {1}\n"
     "for i = 1, #KEYS do\n"
     "  local b = 1 + (i - 1) * 5\n"
     "  local typ, amt, ttl = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 5])\n"
     "  if typ == 0 then\n"
     "    local lim, refill = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])\n"
+    "    out[i + 1] = string.format('%.0f', lv[i] - amt)\n"
     "    redis.call('HSET', KEYS[i], 'l', string.format('%.0f', lv[i] - amt),"
     " 't', string.format('%.0f', lt[i]))\n"
     "    if ttl > 0 then ttl = ttl + math.ceil((lim - lv[i] + amt) * 1000 / refill) end\n"
     "  else\n"
+    "    out[i + 1] = string.format('%.0f', tonumber(ARGV[b + 3]) - lv[i] - amt)\n"
     "    redis.call('SET', KEYS[i], string.format('%.0f', lv[i] + amt))\n"
     "  end\n"
     "  if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) else redis.call('PERSIST', KEYS[i]) "
     "end\n"
     "end\n"
-    "return {1}\n";
+    "return out\n";
 
 /* ARGV[1] = now (µs); per key: type, delta (> 0 charges), limit, refill,
  * ttl margin. Buckets refill first, then lose delta (capped at the limit);
@@ -374,6 +378,13 @@ static aigw_status rd_reserve(aigw__store *s, const aigw__store_key *keys, const
         if (refusal)
             *refusal = (aigw__refusal){.index = i, .retry_after = retry};
         st = AIGW_ERATELIMIT;
+    } else if (r->element[0]->integer == 1 && r->elements == n + 1) {
+        for (size_t i = 0; i < n; i++) {
+            if (r->element[i + 1]->type != REDIS_REPLY_STRING)
+                continue;
+            holds[i].remaining = atoll(r->element[i + 1]->str);
+            holds[i].has_remaining = 1;
+        }
     }
     freeReplyObject(r);
     return st;
