@@ -112,6 +112,7 @@ aigw_status aigw_client_new(aigw_client **out, const aigw_client_options *opts, 
     if (opts->config_path || opts->config_json) {
         if ((st = aigw__json_parse(text.data ? text.data : "", text.len, "config", AIGW_ECONFIG,
                                    &config, err)) ||
+            (st = aigw__config_expand_env(config, err)) ||
             (st = aigw__config_load(client, config, err)))
             goto out;
     } else if ((st = aigw__config_add_env_backends(client, err))) {

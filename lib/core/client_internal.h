@@ -38,6 +38,10 @@ void aigw__client_adopt_counters(aigw_client *client, aigw_client *old);
 /* Frees what aigw__config_load_policy made. */
 void aigw__client_free_policy(aigw_client *client);
 
+/* Replaces "${NAME}" in every string value of the config by the
+ * environment variable (config_env.c). */
+aigw_status aigw__config_expand_env(json_object *config, aigw_error **err);
+
 /* Loads a parsed config object into `client` (backends, default backend),
  * validating every key; errors name the JSON path. */
 aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_error **err);

@@ -68,7 +68,7 @@ static aigw_status load_routes(aigw_client *client, json_object *routes, aigw_er
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     for (size_t i = 0; i < client->n_backends; i++)
         names[i] = client->backends[i].name;
-    aigw__routes_load_options o = {names, client->n_backends, NULL, NULL};
+    aigw__routes_load_options o = {names, client->n_backends, aigw__routes_expanded, NULL};
     aigw_status st = aigw__routes_load(routes, &o, &client->routes, err);
     aigw__free(names);
     return st;

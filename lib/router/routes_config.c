@@ -35,6 +35,10 @@ static const char *default_getenv(void *ctx, const char *name) {
 
 aigw_status aigw__routes_expand_env(const char *in, const char *path, aigw__getenv_fn getenv_fn,
                                     void *getenv_ctx, char **out, aigw_error **err) {
+    if (getenv_fn == aigw__routes_expanded) { /* the whole config was expanded already */
+        *out = aigw__strdup(in);
+        return *out ? AIGW_OK : oom(err);
+    }
     aigw__buf b = AIGW__BUF_INIT;
     aigw_status st = AIGW_OK;
     char name[128];

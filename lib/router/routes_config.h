@@ -96,6 +96,10 @@ aigw_status aigw__routes_load_text(const char *text, size_t len,
 
 void aigw__routes_free(aigw__routes *routes);
 
+/* As getenv_fn: the strings were expanded already (the client expands the
+ * whole config document); taken literally. */
+#define aigw__routes_expanded ((aigw__getenv_fn)1)
+
 /* Expands "${NAME}" references in `in` into a new string (*out, from
  * aigw__malloc). `path` prefixes errors. */
 aigw_status aigw__routes_expand_env(const char *in, const char *path, aigw__getenv_fn getenv_fn,
