@@ -55,6 +55,8 @@ typedef struct engine engine;
 
 typedef enum req_state {
     REQ_CREDENTIALS, /* on the thread pool */
+    REQ_RESERVING,   /* budgets in a remote store: the reservation on the pool */
+    REQ_SETTLING,    /* the same at the end: the settlement on the pool */
     REQ_LOCAL,       /* waiting for the idle callback to answer it */
     REQ_READY,       /* easy handle built, waiting to be added */
     REQ_RUNNING,     /* in the multi */
@@ -83,8 +85,9 @@ struct aigw_request {
     aigw_error *err;
     aigw__buf out;
 
-    uv_work_t work; /* credentials on the thread pool */
+    uv_work_t work; /* credentials, or a remote budget store, on the thread pool */
     aigw_status cred_status;
+    aigw_status final_status; /* while settling */
 
     CURL *easy;
     char errbuf[CURL_ERROR_SIZE];
@@ -193,9 +196,38 @@ static void request_release(aigw_request *r) {
         request_free(r);
 }
 
-/* Fires `done` once and frees the request. Only from loop callbacks. */
+static void finish_request(aigw_request *r, aigw_status st);
+
+static void settle_work(uv_work_t *w) {
+    aigw_request *r = w->data;
+    aigw__policy_settle(&r->policy, &r->call, r->final_status);
+}
+
+static void settle_done(uv_work_t *w, int status) {
+    (void)status; /* a settle is never canceled: it started with the request's end */
+    aigw_request *r = w->data;
+    finish_request(r, r->final_status);
+}
+
+/* Fires `done` once and frees the request. Only from loop callbacks. With
+ * budgets in a remote store the settlement runs on the thread pool first
+ * (the loop never waits on Redis). */
 static void complete(aigw_request *r, aigw_status st) {
     pending_unlink(r);
+    if (r->timer_inited)
+        uv_timer_stop(&r->timer);
+    if (r->state != REQ_SETTLING && aigw__policy_settle_pending(&r->policy) &&
+        aigw__policy_store_is_remote(&r->policy)) {
+        r->state = REQ_SETTLING;
+        r->final_status = st;
+        if (uv_queue_work(r->eng->loop, &r->work, settle_work, settle_done) == 0)
+            return;
+        r->state = REQ_RUNNING; /* settled inline below, by aigw__policy_end */
+    }
+    finish_request(r, st);
+}
+
+static void finish_request(aigw_request *r, aigw_status st) {
     if (r->canceled) {
         st = AIGW_ECANCELED;
         aigw_error_free(r->err);
@@ -204,8 +236,6 @@ static void complete(aigw_request *r, aigw_status st) {
     } else if (st && !r->err) {
         aigw__error_set(&r->err, st, "%s", aigw_strerror(st));
     }
-    if (r->timer_inited)
-        uv_timer_stop(&r->timer);
     st = aigw__policy_end(&r->policy, &r->call, st, &r->err);
     /* Nothing of the client is touched after `done`: the callback may drop
      * the last use of it (the gateway frees a reloaded-away config there). */
@@ -401,6 +431,24 @@ static void credentials_done(uv_work_t *w, int status) {
         start_transfer(r);
 }
 
+static void reserve_work(uv_work_t *w) {
+    aigw_request *r = w->data;
+    r->cred_status = aigw__policy_reserve(&r->policy, &r->err);
+}
+
+static void reserve_done(uv_work_t *w, int status) {
+    aigw_request *r = w->data;
+    if (r->canceled || status == UV_ECANCELED) {
+        complete(r, AIGW_ECANCELED);
+    } else if (r->cred_status) {
+        complete(r, r->cred_status);
+    } else {
+        aigw_status st = begin_attempt(r);
+        if (st)
+            attempt_failed(r, st);
+    }
+}
+
 /* Whether applying the credential may block (a token exchange). */
 static int credential_may_block(const aigw__credential *c) {
     return (c->kind == AIGW__CRED_BEARER || c->kind == AIGW__CRED_AWS_SIGV4) && c->refresher;
@@ -559,7 +607,20 @@ static aigw_status start(aigw_client *client, uv_loop_t *loop, aigw__op op,
         goto fail;
     }
     r->eng->live++;
-    if ((st = begin_attempt(r))) {
+    if (aigw__policy_store_is_remote(&r->policy)) {
+        r->state = REQ_RESERVING;
+        int rc = uv_queue_work(loop, &r->work, reserve_work, reserve_done);
+        if (rc) {
+            r->eng->live--;
+            st = aigw__error_set(&r->err, AIGW_EINTERNAL, "uv_queue_work: %s", uv_strerror(rc));
+            aigw__policy_end(&r->policy, &r->call, st, &r->err);
+            goto fail;
+        }
+    } else if ((st = aigw__policy_reserve(&r->policy, &r->err))) {
+        r->eng->live--;
+        aigw__policy_end(&r->policy, &r->call, st, &r->err);
+        goto fail;
+    } else if ((st = begin_attempt(r))) {
         /* The first attempt failed before anything was queued: retry later
          * if the policy says so, else return the failure (no callback). */
         long wait = aigw__policy_attempt_end(&r->policy, &r->call, st,
@@ -641,8 +702,8 @@ void aigw_request_cancel(aigw_request *r) {
     if (!r || r->canceled)
         return;
     r->canceled = 1;
-    if (r->state == REQ_CREDENTIALS)
-        uv_cancel((uv_req_t *)&r->work); /* credentials_done reports it either way */
-    else
+    if (r->state == REQ_CREDENTIALS || r->state == REQ_RESERVING)
+        uv_cancel((uv_req_t *)&r->work); /* the after-work callback reports it either way */
+    else if (r->state != REQ_SETTLING)
         pending_push(r);
 }

@@ -141,12 +141,22 @@ aigw_status aigw__policy_begin(aigw__call_policy *p, aigw_client *client, aigw__
         p->retry.attempts = p->max_attempts = 1;
     }
 
-    aigw__accountant *acc = client->accountant;
+    if (client->accountant)
+        aigw__accountant_estimate(client->accountant, call->request, &p->estimate);
+    return AIGW_OK;
+}
+
+int aigw__policy_store_is_remote(const aigw__call_policy *p) {
+    aigw__accountant *acc = p->client->accountant;
+    return acc && !aigw__store_is_memory(aigw__accountant_store(acc));
+}
+
+aigw_status aigw__policy_reserve(aigw__call_policy *p, aigw_error **err) {
+    aigw__accountant *acc = p->client->accountant;
     if (!acc)
         return AIGW_OK;
     aigw__account_refusal refusal = {0};
-    aigw__accountant_estimate(acc, call->request, &p->estimate);
-    st = aigw__accountant_reserve(acc, &p->id, &p->estimate, &p->ticket, &refusal, err);
+    aigw_status st = aigw__accountant_reserve(acc, &p->id, &p->estimate, &p->ticket, &refusal, err);
     if (st == AIGW_EBUDGET && p->info)
         fill_refusal(p, &refusal);
     if (st)
@@ -296,13 +306,22 @@ long aigw__policy_attempt_end(aigw__call_policy *p, aigw__call *call, aigw_statu
 
 /* ---- end ---- */
 
-aigw_status aigw__policy_end(aigw__call_policy *p, aigw__call *call, aigw_status st,
-                             aigw_error **err) {
+int aigw__policy_settle_pending(const aigw__call_policy *p) {
+    return p->ticket.active || p->backend_ticket.active;
+}
+
+void aigw__policy_settle(aigw__call_policy *p, aigw__call *call, aigw_status st) {
     const aigw__usage *used = st == AIGW_OK || p->delivered ? &call->usage : NULL;
     if (p->backend_ticket.active)
         aigw__accountant_settle(p->client->accountant, &p->backend_ticket, used, NULL);
     if (p->ticket.active)
         aigw__accountant_settle(p->client->accountant, &p->ticket, used, NULL);
+}
+
+aigw_status aigw__policy_end(aigw__call_policy *p, aigw__call *call, aigw_status st,
+                             aigw_error **err) {
+    const aigw__usage *used = st == AIGW_OK || p->delivered ? &call->usage : NULL;
+    aigw__policy_settle(p, call, st);
     if (p->info && used) {
         p->info->input_tokens = call->usage.input_tokens;
         p->info->output_tokens = call->usage.output_tokens;

@@ -54,10 +54,24 @@ typedef struct aigw__call_policy {
 } aigw__call_policy;
 
 /* Identity (opts, else the request's "user"), the route and its plan, the
- * estimate and the call-level reservation. On failure (no backend, budget
- * refused: AIGW_EBUDGET) *err is set; call aigw__policy_end either way. */
+ * estimate. On failure (no backend) *err is set; call aigw__policy_end
+ * either way. */
 aigw_status aigw__policy_begin(aigw__call_policy *p, aigw_client *client, aigw__call *call,
                                const aigw_call_options *opts, aigw_error **err);
+
+/* The call-level reservation in every budget that applies (AIGW_EBUDGET
+ * when one lacks room), and the rate-limit info. May block on a remote
+ * store: the async path runs it on the thread pool then. */
+aigw_status aigw__policy_reserve(aigw__call_policy *p, aigw_error **err);
+
+/* Whether the budgets live in a remote store (Redis): reserve and settle
+ * are network round trips. */
+int aigw__policy_store_is_remote(const aigw__call_policy *p);
+
+/* Settles what is reserved (aigw__policy_end does it when not done
+ * before); with a remote store it may block. */
+void aigw__policy_settle(aigw__call_policy *p, aigw__call *call, aigw_status st);
+int aigw__policy_settle_pending(const aigw__call_policy *p);
 
 /* The next attempt's backend into call->backend/model (with its health
  * ticket and backend-scoped budgets): AIGW_OK, or the status to end with

@@ -1,0 +1,214 @@
+/* `aigw-cli serve` as a child process; see serve_proc.h. */
+#include "serve_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SERVE_START_TIMEOUT_MS 15000
+#define SERVE_MAX_ARGS 32
+
+static long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int aigw_test_serve_start(aigw_test_serve *s, const char *config_json, unsigned workers,
+                          const char *const *extra_args) {
+    const char *cli = getenv("AIGW_CLI_PATH");
+#ifdef AIGW_CLI_PATH
+    if (!cli || !*cli)
+        cli = AIGW_CLI_PATH;
+#endif
+    memset(s, 0, sizeof *s);
+    if (!cli || !*cli) {
+        fprintf(stderr, "aigw_test_serve_start: AIGW_CLI_PATH is not set\n");
+        return -1;
+    }
+    snprintf(s->config_path, sizeof s->config_path, "/tmp/aigw-serve-XXXXXX");
+    int cfd = mkstemp(s->config_path);
+    if (cfd < 0)
+        return -1;
+    int ok = write_all(cfd, config_json, strlen(config_json)) == 0;
+    close(cfd);
+    snprintf(s->log_path, sizeof s->log_path, "/tmp/aigw-serve-log-XXXXXX");
+    int lfd = mkstemp(s->log_path);
+    if (!ok || lfd < 0) {
+        unlink(s->config_path);
+        if (lfd >= 0)
+            close(lfd);
+        return -1;
+    }
+
+    char workers_s[16];
+    snprintf(workers_s, sizeof workers_s, "%u", workers ? workers : 2);
+    const char *argv[SERVE_MAX_ARGS + 10];
+    size_t argc = 0;
+    argv[argc++] = cli;
+    argv[argc++] = "serve";
+    argv[argc++] = "--config";
+    argv[argc++] = s->config_path;
+    argv[argc++] = "--listen";
+    argv[argc++] = "127.0.0.1:0";
+    argv[argc++] = "--workers";
+    argv[argc++] = workers_s;
+    for (size_t i = 0; extra_args && extra_args[i] && i < SERVE_MAX_ARGS; i++)
+        argv[argc++] = extra_args[i];
+    argv[argc] = NULL;
+
+    int fds[2];
+    if (pipe(fds) != 0) {
+        close(lfd);
+        unlink(s->config_path);
+        return -1;
+    }
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        close(lfd);
+        unlink(s->config_path);
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(lfd, STDERR_FILENO);
+        close(fds[1]);
+        close(lfd);
+        /* The test's own signal mask must not leak into the server. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(cli, (char *const *)argv);
+        fprintf(stderr, "aigw_test_serve_start: cannot run %s: %s\n", cli, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    close(lfd);
+
+    /* Wait for "listening on port N (W workers)\n". */
+    char line[256];
+    size_t len = 0;
+    int port = -1;
+    long deadline = now_ms() + SERVE_START_TIMEOUT_MS;
+    for (;;) {
+        long left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        int r = poll(&pfd, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            continue;
+        ssize_t n = read(fds[0], line + len, sizeof line - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        line[len] = '\0';
+        char *nl = strchr(line, '\n');
+        if (nl) {
+            *nl = '\0';
+            if (sscanf(line, "listening on port %d", &port) != 1 || port <= 0 || port > 65535)
+                port = -1;
+            break;
+        }
+        if (len == sizeof line - 1)
+            break;
+    }
+    /* serve prints nothing else on stdout (and ignores SIGPIPE). */
+    close(fds[0]);
+    s->pid = pid;
+    if (port < 0) {
+        aigw_test_serve_stop(s, 0);
+        return -1;
+    }
+    s->port = port;
+    return 0;
+}
+
+int aigw_test_serve_stop(aigw_test_serve *s, long timeout_ms) {
+    if (!s || s->pid <= 0)
+        return -1;
+    pid_t pid = s->pid;
+    s->pid = 0;
+    int status = -1;
+    if (timeout_ms > 0 && kill(pid, SIGTERM) == 0) {
+        long deadline = now_ms() + timeout_ms;
+        while (now_ms() < deadline) {
+            pid_t r = waitpid(pid, &status, WNOHANG);
+            if (r == pid) {
+                unlink(s->config_path);
+                unlink(s->log_path);
+                return status;
+            }
+            if (r < 0 && errno != EINTR)
+                break;
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    unlink(s->config_path);
+    unlink(s->log_path);
+    return -1;
+}
+
+void aigw_test_serve_log(const aigw_test_serve *s, char *out, size_t cap) {
+    if (!cap)
+        return;
+    out[0] = '\0';
+    FILE *f = fopen(s->log_path, "r");
+    if (!f)
+        return;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+int aigw_test_serve_log_has(const aigw_test_serve *s, const char *const *needles) {
+    FILE *f = fopen(s->log_path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        found = 1;
+        for (size_t i = 0; needles[i] && found; i++)
+            found = strstr(line, needles[i]) != NULL;
+    }
+    fclose(f);
+    return found;
+}
