@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "account/accountant.h"
 #include "aigw/async.h"
 #include "aigw/chat.h"
 #include "core/alloc.h"
@@ -312,6 +313,30 @@ static void models_after(uv_work_t *wk, int status) {
     finish(r);
 }
 
+/* The accountant's counters (this config's: they start at 0 on a reload). */
+static aigw_status render_budget_metrics(aigw_client *client, aigw__buf *b) {
+    if (!client->accountant)
+        return AIGW_OK;
+    aigw__account_stats st;
+    aigw__accountant_stats(client->accountant, &st);
+    return aigw__buf_printf(
+        b,
+        "# HELP aigw_budget_requests_total Model calls checked against budgets, by outcome.\n"
+        "# TYPE aigw_budget_requests_total counter\n"
+        "aigw_budget_requests_total{outcome=\"admitted\"} %llu\n"
+        "aigw_budget_requests_total{outcome=\"refused\"} %llu\n"
+        "# HELP aigw_budget_unknown_usage_total Settlements whose usage the upstream did not "
+        "report (charged at the estimate).\n"
+        "# TYPE aigw_budget_unknown_usage_total counter\n"
+        "aigw_budget_unknown_usage_total %llu\n"
+        "# HELP aigw_budget_store_errors_total Budget checks the store could not answer, by what "
+        "on_store_error did.\n"
+        "# TYPE aigw_budget_store_errors_total counter\n"
+        "aigw_budget_store_errors_total{on_store_error=\"fail_open\"} %llu\n"
+        "aigw_budget_store_errors_total{on_store_error=\"fail_closed\"} %llu\n",
+        st.admitted, st.refused, st.unknown_usage, st.store_errors_open, st.store_errors_closed);
+}
+
 void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *user) {
     aigw__gw_worker *w = user;
     aigw_server *s = w->server;
@@ -368,7 +393,8 @@ void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *us
     }
     if (r->route == R_METRICS) {
         aigw__buf b = AIGW__BUF_INIT;
-        if (aigw__gw_metrics_render(s->metrics, &b) != AIGW_OK) {
+        if (aigw__gw_metrics_render(s->metrics, &b) != AIGW_OK ||
+            render_budget_metrics(r->snap->client, &b) != AIGW_OK) {
             aigw__buf_free(&b);
             send_error(r, 500, "server_error", "Out of memory.", NULL);
             return;
