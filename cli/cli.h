@@ -113,9 +113,66 @@ int cli_parse_long(const char *command, const char *option, const char *text, lo
 int cli_parse_double(const char *command, const char *option, const char *text, double *out);
 
 /* ---- config discovery and the client (config.c) ---- */
-/* --config > $AIGW_CONFIG > ~/.config/aigw/config.json if it exists >
- * environment only. Returns an exit code; on 0 *client is ready. */
+/* The config file the commands use: --config > $AIGW_CONFIG (each must
+ * exist, else exit 3) > ~/.config/aigw/config.json if it exists (written
+ * into buf) > none (*path = NULL: the environment alone). Returns an exit
+ * code (reported). */
+int cli_find_config(const cli_common *c, char *buf, size_t cap, const char **path);
+/* Creates the client from that file (or the environment). Returns an exit
+ * code; on 0 *client is ready. */
 int cli_open_client(const cli_common *c, aigw_client **client);
+/* The same, and copies the config file's name into used (cap bytes; "" when
+ * configured from the environment alone). */
+int cli_open_client_at(const cli_common *c, aigw_client **client, char *used, size_t cap);
+
+/* ---- who is calling, and what the call did (call.c) ---- */
+/* Options of the commands that make model calls (chat, embed): the caller's
+ * identity for budgets and logs, request headers for routes, --info. */
+enum {
+    CLI_OPT_KEY = 1100,
+    CLI_OPT_TEAM,
+    CLI_OPT_USER,
+    CLI_OPT_HEADER,
+    CLI_OPT_INFO,
+};
+#define CLI_CALL_OPTS                                                                              \
+    {"key", 0, 1, CLI_OPT_KEY}, {"team", 0, 1, CLI_OPT_TEAM}, {"user", 'u', 1, CLI_OPT_USER},      \
+        {"header", 'H', 1, CLI_OPT_HEADER}, {                                                      \
+        "info", 0, 0, CLI_OPT_INFO                                                                 \
+    }
+
+/* At most this many --header options. */
+#define CLI_MAX_HEADERS 64
+
+typedef struct cli_call {
+    const char *key;                      /* --key */
+    const char *team;                     /* --team */
+    const char *user;                     /* --user */
+    aigw_header headers[CLI_MAX_HEADERS]; /* --header NAME:VALUE; names owned */
+    size_t n_headers;
+    int info; /* --info */
+} cli_call;
+
+/* Applies a call option. Returns 1 if `id` was one (and *rc is 0, or the
+ * exit code of a reported usage error), 0 if it was not. */
+int cli_call_option(cli_call *c, const char *command, int id, const char *value, int *rc);
+void cli_call_free(cli_call *c);
+/* Fills `o` from `c`; `info` (may be NULL) receives what the call did. */
+void cli_call_options(const cli_call *c, aigw_call_options *o, aigw_call_info *info);
+/* Prints what the call did to stderr, one line each:
+ *   call: backend=sim model=gpt-4o-mini attempts=1 input_tokens=3 output_tokens=3
+ *   budget: team-daily limit=1M remaining=999.9k reset=13h4m
+ * and, when that budget refused the call (status AIGW_EBUDGET), when to
+ * retry: " retry_after=6s" ("never": the request can never fit). */
+void cli_print_call_info(const aigw_call_info *info, aigw_status status);
+
+/* ---- human units (human.c) ---- */
+/* An amount of tokens ("988", "12.3k", "1.5M") or, with dollars set, of
+ * dollars ("$50", "$12.50", "$0.0042"). */
+void cli_format_amount(double v, int dollars, char *buf, size_t cap);
+/* A duration: "0s", "0.5s", "6s", "1m30s", "13h4m", "2d3h"; a negative one
+ * is "never". */
+void cli_format_seconds(double seconds, char *buf, size_t cap);
 
 /* ---- input (input.c) ---- */
 /* Reads all of stdin into a NUL-terminated malloc'd string; NULL on error
@@ -146,5 +203,7 @@ int cli_cmd_chat(int argc, char **argv);
 int cli_cmd_embed(int argc, char **argv);
 int cli_cmd_models(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);
+int cli_cmd_config(int argc, char **argv);
+int cli_cmd_budgets(int argc, char **argv);
 
 #endif

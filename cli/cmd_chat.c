@@ -23,6 +23,7 @@ static const cli_opt chat_opts[] = {
     {"temperature", 0, 1, OPT_TEMPERATURE},
     {"no-stream", 0, 0, OPT_NO_STREAM},
     {"usage", 0, 0, OPT_USAGE},
+    CLI_CALL_OPTS,
     {0},
 };
 
@@ -37,7 +38,8 @@ typedef struct chat_args {
     const char *temperature; /* the text as given, validated */
     int no_stream;
     int usage;
-    char *prompt; /* owned */
+    cli_call call; /* --key, --team, --user, --header, --info */
+    char *prompt;  /* owned */
 } chat_args;
 
 typedef struct tool_call {
@@ -127,9 +129,18 @@ static int parse_chat_args(int argc, char **argv, chat_args *a) {
         case OPT_USAGE:
             a->usage = 1;
             break;
-        default:
+        default: {
+            int rc = CLI_EXIT_OK;
+            if (cli_call_option(&a->call, "chat", id, value, &rc)) {
+                if (rc != CLI_EXIT_OK) {
+                    free(positional);
+                    return rc;
+                }
+                break;
+            }
             cli_common_option(&a->common, id, value);
             break;
+        }
         }
     }
     if (a->common.help) {
@@ -420,6 +431,8 @@ static void chat_output_free(chat_output *o) {
 static int run_chat(aigw_client *client, const chat_args *a) {
     chat_output out = {0};
     aigw_error *err = NULL;
+    aigw_call_options opts;
+    aigw_call_info info;
     aigw_status st;
     int rc = CLI_EXIT_OK;
     char *request = build_request(a, !a->no_stream);
@@ -429,10 +442,11 @@ static int run_chat(aigw_client *client, const chat_args *a) {
         return CLI_EXIT_FAILURE;
     }
     out.json = a->common.json;
+    cli_call_options(&a->call, &opts, &info);
     cli_catch_sigint();
     if (a->no_stream) {
         char *response = NULL;
-        st = aigw_chat(client, request, &response, &err);
+        st = aigw_call(client, AIGW_OP_CHAT, request, &opts, NULL, NULL, &response, &err);
         if (st == AIGW_OK) {
             json_object *obj = cli_json_parse(response, strlen(response));
             if (out.json) {
@@ -447,7 +461,7 @@ static int run_chat(aigw_client *client, const chat_args *a) {
             aigw_free(response);
         }
     } else {
-        st = aigw_chat_stream(client, request, on_chunk, &out, &err);
+        st = aigw_call(client, AIGW_OP_CHAT_STREAM, request, &opts, on_chunk, &out, NULL, &err);
     }
     free(request);
 
@@ -456,6 +470,9 @@ static int run_chat(aigw_client *client, const chat_args *a) {
             print_tool_calls(&out);
         }
         end_text(&out);
+    }
+    if (a->call.info) {
+        cli_print_call_info(&info, st);
     }
     if (out.write_failed) {
         aigw_error_free(err);
@@ -480,14 +497,17 @@ int cli_cmd_chat(int argc, char **argv) {
 
     memset(&a, 0, sizeof(a));
     if ((rc = parse_chat_args(argc, argv, &a)) != CLI_EXIT_OK) {
+        cli_call_free(&a.call);
         return rc;
     }
     if (a.common.help) {
+        cli_call_free(&a.call);
         cli_print_usage("chat", stdout);
         return CLI_EXIT_OK;
     }
     if (!a.model && !(a.model = default_model())) {
         free(a.prompt);
+        cli_call_free(&a.call);
         return cli_usage_error("chat", "no model: pass -m MODEL (e.g. -m mock/echo), or set "
                                        "AIGW_MODEL, or OPENAI_API_KEY for openai/gpt-4o-mini");
     }
@@ -496,5 +516,6 @@ int cli_cmd_chat(int argc, char **argv) {
         aigw_client_free(client);
     }
     free(a.prompt);
+    cli_call_free(&a.call);
     return rc;
 }

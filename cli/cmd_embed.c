@@ -13,6 +13,7 @@ static const cli_opt embed_opts[] = {
     {"model", 'm', 1, OPT_MODEL},
     {"dimensions", 0, 1, OPT_DIMENSIONS},
     {"usage", 0, 0, OPT_USAGE},
+    CLI_CALL_OPTS,
     {0},
 };
 
@@ -21,6 +22,7 @@ typedef struct embed_args {
     const char *model;
     long dimensions; /* 0: not given */
     int usage;
+    cli_call call;       /* --key, --team, --user, --header, --info */
     json_object *inputs; /* array of strings */
 } embed_args;
 
@@ -105,9 +107,17 @@ static int parse_embed_args(int argc, char **argv, embed_args *a) {
         case OPT_USAGE:
             a->usage = 1;
             break;
-        default:
+        default: {
+            int rc = CLI_EXIT_OK;
+            if (cli_call_option(&a->call, "embed", id, value, &rc)) {
+                if (rc != CLI_EXIT_OK) {
+                    return rc;
+                }
+                break;
+            }
             cli_common_option(&a->common, id, value);
             break;
+        }
         }
     }
     if (!a->common.help && json_object_array_length(a->inputs) == 0) {
@@ -212,8 +222,15 @@ int cli_cmd_embed(int argc, char **argv) {
             cli_errorf("out of memory building the request");
             rc = CLI_EXIT_FAILURE;
         } else {
+            aigw_call_options opts;
+            aigw_call_info info;
+            cli_call_options(&a.call, &opts, &info);
             cli_catch_sigint();
-            aigw_status st = aigw_embed(client, request, &response, &err);
+            aigw_status st =
+                aigw_call(client, AIGW_OP_EMBED, request, &opts, NULL, NULL, &response, &err);
+            if (a.call.info) {
+                cli_print_call_info(&info, st);
+            }
             if (st != AIGW_OK) {
                 rc = cli_report_error(st, err, CLI_PHASE_CALL);
             } else {
@@ -228,6 +245,7 @@ int cli_cmd_embed(int argc, char **argv) {
         free(request);
         aigw_client_free(client);
     }
+    cli_call_free(&a.call);
     json_object_put(a.inputs);
     return rc;
 }

@@ -1,7 +1,9 @@
 /* aigw-cli serve — the OpenAI-compatible gateway (aigw/serve.h) in the
  * foreground until SIGTERM or SIGINT: the first stops accepting and lets
  * in-flight requests finish (gateway.shutdown_timeout_ms), then exits 0; a
- * second exits at once. */
+ * second exits at once. SIGHUP reloads the config file
+ * (aigw_server_reload): a valid one is swapped in, an invalid one is
+ * refused with its reason on stderr and the old one keeps serving. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -19,7 +21,29 @@ typedef struct sig_ctx {
     aigw_server *server;
     sigset_t set;
     int verbose;
+    char config_path[4096]; /* "" when configured from the environment */
 } sig_ctx;
+
+/* SIGHUP: one line on stderr either way. */
+static void reload(sig_ctx *c) {
+    aigw_error *err = NULL;
+    if (!c->config_path[0]) {
+        cli_errorf("SIGHUP: no config file to reload (configured from the environment)");
+        return;
+    }
+    aigw_status st = aigw_server_reload(c->server, c->config_path, &err);
+    if (st == AIGW_OK) {
+        aigw_error_free(err);
+        cli_errorf("SIGHUP: reloaded %s", c->config_path);
+        return;
+    }
+    if (err && aigw_error_status(err) != AIGW_OK)
+        st = aigw_error_status(err);
+    const char *message = err ? aigw_error_message(err) : NULL;
+    cli_errorf("SIGHUP: %s refused, still serving the previous config: %s (%s)", c->config_path,
+               message && *message ? message : aigw_strerror(st), aigw_status_name(st));
+    aigw_error_free(err);
+}
 
 static void *signal_thread(void *arg) {
     sig_ctx *c = arg;
@@ -27,6 +51,11 @@ static void *signal_thread(void *arg) {
     for (;;) {
         if (sigwait(&c->set, &sig) != 0)
             continue;
+        if (sig == SIGHUP) {
+            if (count == 0)
+                reload(c);
+            continue;
+        }
         if (++count > 1) {
             static const char msg[] = "aigw-cli: second signal: exiting now\n";
             ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
@@ -74,15 +103,17 @@ int cli_cmd_serve(int argc, char **argv) {
         cli_print_usage("serve", stdout);
         return CLI_EXIT_OK;
     }
-    if ((rc = cli_open_client(&common, &client)) != CLI_EXIT_OK)
+    static sig_ctx ctx;
+    if ((rc = cli_open_client_at(&common, &client, ctx.config_path, sizeof(ctx.config_path))) !=
+        CLI_EXIT_OK)
         return rc;
 
     /* Every thread (the workers too) blocks the signals; one thread takes
      * them with sigwait, so no handler runs in the middle of anything. */
-    static sig_ctx ctx;
     sigemptyset(&ctx.set);
     sigaddset(&ctx.set, SIGINT);
     sigaddset(&ctx.set, SIGTERM);
+    sigaddset(&ctx.set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &ctx.set, NULL);
     signal(SIGPIPE, SIG_IGN);
     ctx.verbose = common.verbose;

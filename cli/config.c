@@ -31,12 +31,10 @@ static int check_named_config(const char *path, const char *source) {
     return CLI_EXIT_OK;
 }
 
-int cli_open_client(const cli_common *c, aigw_client **client) {
-    char default_path[4096];
-    const char *path = NULL;
+int cli_find_config(const cli_common *c, char *buf, size_t cap, const char **path) {
     int rc;
 
-    *client = NULL;
+    *path = NULL;
     if (c->config_path) {
         if (!*c->config_path) {
             return cli_usage_error(NULL, "--config needs a file name");
@@ -44,22 +42,48 @@ int cli_open_client(const cli_common *c, aigw_client **client) {
         if ((rc = check_named_config(c->config_path, "--config")) != CLI_EXIT_OK) {
             return rc;
         }
-        path = c->config_path;
+        *path = c->config_path;
     } else if (getenv("AIGW_CONFIG") && *getenv("AIGW_CONFIG")) {
-        path = getenv("AIGW_CONFIG");
-        if ((rc = check_named_config(path, "$AIGW_CONFIG")) != CLI_EXIT_OK) {
+        *path = getenv("AIGW_CONFIG");
+        if ((rc = check_named_config(*path, "$AIGW_CONFIG")) != CLI_EXIT_OK) {
+            *path = NULL;
             return rc;
         }
     } else {
         const char *home = getenv("HOME");
         struct stat st;
         if (home && *home) {
-            int n =
-                snprintf(default_path, sizeof(default_path), "%s/.config/aigw/config.json", home);
-            if (n > 0 && (size_t)n < sizeof(default_path) && stat(default_path, &st) == 0) {
-                path = default_path;
+            int n = snprintf(buf, cap, "%s/.config/aigw/config.json", home);
+            if (n > 0 && (size_t)n < cap && stat(buf, &st) == 0) {
+                *path = buf;
             }
         }
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_open_client(const cli_common *c, aigw_client **client) {
+    return cli_open_client_at(c, client, NULL, 0);
+}
+
+int cli_open_client_at(const cli_common *c, aigw_client **client, char *used, size_t cap) {
+    char default_path[4096];
+    const char *path = NULL;
+    int rc;
+
+    *client = NULL;
+    if (used && cap) {
+        used[0] = '\0';
+    }
+    if ((rc = cli_find_config(c, default_path, sizeof(default_path), &path)) != CLI_EXIT_OK) {
+        return rc;
+    }
+    if (path && used && cap) {
+        if (strlen(path) >= cap) {
+            cli_errorf("config file name too long: %s (AIGW_ECONFIG)", path);
+            return CLI_EXIT_CONFIG;
+        }
+        memcpy(used, path, strlen(path) + 1);
     }
 
     aigw_client_options opts = AIGW_CLIENT_OPTIONS_INIT;

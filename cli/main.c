@@ -14,10 +14,12 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"chat", cli_cmd_chat},
-    {"embed", cli_cmd_embed},
-    {"models", cli_cmd_models},
-    {"serve", cli_cmd_serve},
+    {"chat", cli_cmd_chat},       /* a prompt, the answer streamed */
+    {"embed", cli_cmd_embed},     /* embeddings */
+    {"models", cli_cmd_models},   /* the models of the backends or routes */
+    {"serve", cli_cmd_serve},     /* the HTTP gateway */
+    {"config", cli_cmd_config},   /* config check FILE... */
+    {"budgets", cli_cmd_budgets}, /* every budget's state */
 };
 
 static int cmd_help(int argc, char **argv) {

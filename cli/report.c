@@ -19,6 +19,7 @@ int cli_exit_code(aigw_status status, cli_phase phase) {
     case AIGW_EPERMISSION:
         return CLI_EXIT_AUTH;
     case AIGW_ERATELIMIT:
+    case AIGW_EBUDGET:
         return CLI_EXIT_RATELIMIT;
     case AIGW_EBADREQUEST:
     case AIGW_ENOTFOUND:

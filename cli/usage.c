@@ -14,6 +14,8 @@ static const char overview[] =
     "  embed    print the embedding of each input text\n"
     "  models   list the models the configured backends offer\n"
     "  serve    run an OpenAI-compatible gateway over the configured backends\n"
+    "  config   check config files (config check FILE...)\n"
+    "  budgets  show every budget's state: limit, remaining, reset\n"
     "  help     print the usage of a command\n"
     "\n"
     "Options every command takes:\n"
@@ -24,8 +26,10 @@ static const char overview[] =
     "  -v, --verbose      log the library's info lines to stderr (-vv: debug)\n"
     "  -h, --help         print the usage and exit\n"
     "\n"
-    "Exit codes: 0 ok, 1 other failure, 2 usage, 3 config, 4 auth, 5 rate limited,\n"
-    "6 bad request / unknown model, 7 upstream failure, 8 network, 130 interrupted.\n";
+    "Exit codes: 0 ok, 1 other failure, 2 usage, 3 config, 4 auth, 5 rate limited\n"
+    "or budget exhausted, "
+    "6 bad request / unknown model, 7 upstream failure, 8 network,\n"
+    "130 interrupted.\n";
 
 static const char chat_usage[] =
     "Usage: " CLI_NAME " chat [OPTIONS] PROMPT...\n"
@@ -44,6 +48,12 @@ static const char chat_usage[] =
     "      --json             print the raw response (streaming: one chunk per\n"
     "                         line, NDJSON) instead of the text\n"
     "      --usage            print token usage to stderr\n"
+    "      --key NAME         the caller's key name, for budgets scoped on \"key\"\n"
+    "      --team NAME        the caller's team, for budgets scoped on \"team\"\n"
+    "  -u, --user NAME        the caller's user, for budgets scoped on \"user\"\n"
+    "  -H, --header NAME:VALUE  a request header routes may match on (repeatable)\n"
+    "      --info             print what the call did to stderr: backend, model,\n"
+    "                         attempts, tokens, and the tightest budget's state\n"
     "  -c, --config FILE      config file\n"
     "  -v, --verbose          library logs to stderr (-vv: debug)\n"
     "  -h, --help             print this and exit\n"
@@ -63,6 +73,12 @@ static const char embed_usage[] =
     "      --dimensions N     ask for N dimensions\n"
     "      --json             print the raw response\n"
     "      --usage            print token usage to stderr\n"
+    "      --key NAME         the caller's key name, for budgets scoped on \"key\"\n"
+    "      --team NAME        the caller's team, for budgets scoped on \"team\"\n"
+    "  -u, --user NAME        the caller's user, for budgets scoped on \"user\"\n"
+    "  -H, --header NAME:VALUE  a request header routes may match on (repeatable)\n"
+    "      --info             print what the call did to stderr: backend, model,\n"
+    "                         attempts, tokens, and the tightest budget's state\n"
     "  -c, --config FILE      config file\n"
     "  -v, --verbose          library logs to stderr (-vv: debug)\n"
     "  -h, --help             print this and exit\n";
@@ -70,8 +86,9 @@ static const char embed_usage[] =
 static const char models_usage[] =
     "Usage: " CLI_NAME " models [OPTIONS] [PROVIDER]\n"
     "\n"
-    "Lists the models of one backend (PROVIDER, e.g. openai) or of every\n"
-    "configured backend, one \"provider/model\" id per line.\n"
+    "Lists the models of one backend (PROVIDER, e.g. openai), one\n"
+    "\"provider/model\" id per line. Without PROVIDER: the models the config's\n"
+    "routes serve when it has routes, else every configured backend's.\n"
     "\n"
     "Options:\n"
     "      --json             print the raw response\n"
@@ -88,7 +105,9 @@ static const char serve_usage[] =
     "config's \"gateway\" section. Prints \"listening on port N (W workers)\".\n"
     "SIGTERM/SIGINT: stop accepting, let in-flight requests finish\n"
     "(gateway.shutdown_timeout_ms, default 30000), exit 0; a second signal exits\n"
-    "at once.\n"
+    "at once. SIGHUP: reload the config file; a valid one is swapped in for new\n"
+    "requests, an invalid one is refused (the reason on stderr) and the old one\n"
+    "keeps serving.\n"
     "\n"
     "Options:\n"
     "  -l, --listen HOST:PORT address to listen on (default: gateway.listen, else\n"
@@ -98,6 +117,39 @@ static const char serve_usage[] =
     "  -c, --config FILE      config file\n"
     "  -v, --verbose          library logs and the access log to stderr (-vv: debug)\n"
     "  -h, --help             print this and exit\n";
+
+static const char config_usage[] =
+    "Usage: " CLI_NAME " config check [OPTIONS] [FILE...]\n"
+    "\n"
+    "Checks each config FILE as the other commands and serve would load it\n"
+    "(backends, credentials, routes, budgets, accounting, gateway), without\n"
+    "sending anything. Prints \"FILE: ok\" on stdout for a valid one; for an\n"
+    "invalid one, the JSON path and the reason on stderr, e.g.\n"
+    "  " CLI_NAME ": config.json: routes[2].backends[0]: unknown backend \"azur\"\n"
+    "and exits 3. Without FILE: the config the other commands would use\n"
+    "(--config, $AIGW_CONFIG, ~/.config/aigw/config.json).\n"
+    "\n"
+    "Options:\n"
+    "  -v, --verbose          also count what each valid file declares:\n"
+    "                         \"FILE: ok (2 backends, 1 route, 1 budget)\"\n"
+    "  -c, --config FILE      the file to check when no FILE is given\n"
+    "  -h, --help             print this and exit\n";
+
+static const char budgets_usage[] =
+    "Usage: " CLI_NAME " budgets [OPTIONS]\n"
+    "\n"
+    "Shows every budget of the config with its counters, read from the budget\n"
+    "store (memory, or the Redis that gateways share): one line per counter\n"
+    "(per team, user, ... for a budget scoped on \"*\") with its limit, what\n"
+    "remains and when it is full again (token bucket) or the window resets.\n"
+    "\n"
+    "Options:\n"
+    "      --json             print the library's JSON (aigw_budget_status)\n"
+    "  -c, --config FILE      config file\n"
+    "  -v, --verbose          library logs to stderr (-vv: debug)\n"
+    "  -h, --help             print this and exit\n"
+    "\n"
+    "Exits 8 when the store (Redis) cannot be reached.\n";
 
 static const char help_usage[] = "Usage: " CLI_NAME " help [COMMAND]\n"
                                  "\n"
@@ -115,6 +167,10 @@ int cli_print_usage(const char *command, FILE *out) {
         text = models_usage;
     } else if (strcmp(command, "serve") == 0) {
         text = serve_usage;
+    } else if (strcmp(command, "config") == 0) {
+        text = config_usage;
+    } else if (strcmp(command, "budgets") == 0) {
+        text = budgets_usage;
     } else if (strcmp(command, "help") == 0) {
         text = help_usage;
     } else {

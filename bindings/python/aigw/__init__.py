@@ -7,6 +7,10 @@
         print(r["choices"][0]["message"]["content"])
         for chunk in client.chat_stream(model="mock/echo", messages=[...]):
             ...
+        # Through the config's routes and budgets, as a team, with call info:
+        r, info = client.call("chat", {"model": "mock/echo", "messages": [...]}, team="search")
+
+    aigw.config_check("gateway.json")   # raises aigw.ConfigError naming the JSON path
 
 Requests and responses are OpenAI-schema dicts. The library is found through
 the environment variable AIGW_LIBRARY (a path to libaigw.so), else through
@@ -28,6 +32,8 @@ from ._errors import (  # noqa: F401  (re-exported)
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    BudgetExceededError,
+    CanceledError,
     BadRequestError,
     BadResponseError,
     ConfigError,
@@ -71,6 +77,9 @@ __all__ = [
     "TransportError",
     "StoppedError",
     "NotSupportedError",
+    "CanceledError",
+    "BudgetExceededError",
+    "config_check",
     "strerror",
     "status_name",
     "is_retryable",
@@ -93,6 +102,137 @@ def version_info():
     """The version of the loaded libaigw as a (major, minor, patch) tuple."""
     v = lib.aigw_version()
     return ((v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
+
+
+def _require(name):
+    if not _lib.has(name):
+        raise make_error(
+            Status.ENOTSUPPORTED,
+            "%s is not in the loaded libaigw (%s); it needs a newer library"
+            % (name, _lib.library_path),
+        )
+    return getattr(lib, name)
+
+
+def config_check(path):
+    """Validates a config file as Client(config_path=path) and the gateway
+    would load it, without sending anything. Returns None when it is valid;
+    raises ConfigError whose message names the JSON path and the reason
+    (e.g. 'routes[2].backends[0]: unknown backend "azur"'), or Error with
+    status EIO when the file cannot be read."""
+    fn = _require("aigw_config_check")
+    err = ctypes.c_void_p()
+    rc = fn(os.fsencode(path), ctypes.byref(err))
+    if rc != 0:
+        raise take_error(rc, err.value)
+    if err.value:
+        lib.aigw_error_free(err.value)
+    return None
+
+
+_NO_CHUNK_CB = _lib.CHUNK_CB()  # a NULL aigw_chunk_cb
+
+_OPS = {
+    "chat": _lib.OP_CHAT,
+    "chat_stream": _lib.OP_CHAT_STREAM,
+    "embed": _lib.OP_EMBED,
+}
+
+
+def _op_code(op):
+    if isinstance(op, str):
+        try:
+            return _OPS[op]
+        except KeyError:
+            raise ValueError(
+                "unknown op %r (known: %s)" % (op, ", ".join(sorted(_OPS)))
+            ) from None
+    if isinstance(op, int) and op in _OPS.values():
+        return op
+    raise ValueError("unknown op %r" % (op,))
+
+
+def _opt_text(name, value):
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise TypeError("%s must be a string or None, not %s" % (name, type(value).__name__))
+    return value.encode("utf-8")
+
+
+def _header_pairs(headers):
+    if headers is None:
+        return []
+    items = headers.items() if hasattr(headers, "items") else headers
+    pairs = []
+    for item in items:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise TypeError("headers must be a dict or (name, value) pairs") from None
+        pairs.append((_opt_text("header name", name), _opt_text("header value", value)))
+    for name, value in pairs:
+        if not name or value is None:
+            raise ValueError("a header needs a non-empty name and a value")
+    return pairs
+
+
+class _CallOptions:
+    """An aigw_call_options with everything it points to kept alive."""
+
+    def __init__(self, key, team, user, headers):
+        self.strings = [_opt_text("key", key), _opt_text("team", team), _opt_text("user", user)]
+        pairs = _header_pairs(headers)
+        self.headers = (_lib.Header * max(1, len(pairs)))()
+        for i, (name, value) in enumerate(pairs):
+            self.headers[i].name = name
+            self.headers[i].value = value
+        self.pairs = pairs  # the bytes the Header structs point into
+        self.info = _lib.CallInfo()
+        self.info.input_tokens = -1
+        self.info.output_tokens = -1
+        self.opts = _lib.CallOptions()
+        self.opts.version = _lib.CALL_OPTIONS_VERSION
+        self.opts.key, self.opts.team, self.opts.user = self.strings
+        if pairs:
+            self.opts.headers = ctypes.cast(self.headers, ctypes.POINTER(_lib.Header))
+        self.opts.n_headers = len(pairs)
+        self.opts.info = ctypes.pointer(self.info)
+
+    def info_dict(self, into=None):
+        """The call info as a dict (updating `into` in place when given)."""
+        i = self.info
+        rl = i.ratelimit
+        d = {
+            "backend": i.backend.decode("utf-8", "replace") or None,
+            "model": i.model.decode("utf-8", "replace") or None,
+            "attempts": int(i.attempts),
+            "input_tokens": None if i.input_tokens < 0 else int(i.input_tokens),
+            "output_tokens": None if i.output_tokens < 0 else int(i.output_tokens),
+            "ratelimit": None,
+        }
+        if rl.known:
+            d["ratelimit"] = {
+                "budget": rl.budget.decode("utf-8", "replace"),
+                "limit": rl.limit,
+                "remaining": rl.remaining,
+                "reset_seconds": rl.reset_seconds,
+                "retry_after_seconds": rl.retry_after_seconds,
+            }
+        if into is None:
+            return d
+        into.update(d)
+        return into
+
+    def decorate(self, exc, info):
+        """Attaches what the call did to its exception."""
+        exc.info = info
+        rl = info.get("ratelimit")
+        if rl and exc.status == Status.EBUDGET:
+            exc.retry_after = rl["retry_after_seconds"]
+        return exc
 
 
 def _encode_request(request, fields):
@@ -287,6 +427,80 @@ class Client:
         arg = None if provider is None else provider.encode("utf-8")
         return self._call_json(lib.aigw_models, arg)
 
+    def call(self, op, request, *, key=None, team=None, user=None, headers=None, buffer=64):
+        """One call through the config's routes and budgets, with the
+        caller's identity, returning what the call did as well.
+
+        op       "chat", "embed" or "chat_stream"
+        request  the OpenAI request (dict or JSON text), as for chat()/embed()
+        key, team, user
+                 who is calling, for budgets scoped on them (and logs); user
+                 None: the request's own "user" field, if any
+        headers  request headers routes may match on: a dict, or
+                 (name, value) pairs; names compare case-insensitively
+
+        Returns (response, info). For "chat_stream" the response is an
+        iterator of chunk dicts, as chat_stream() returns, and `info` is
+        filled in place when the first chunk arrives and again at the end.
+        info is a dict:
+            backend        the backend that answered (or failed last), or None
+            model          the model name sent to it
+            attempts       upstream attempts made (0: refused before any)
+            input_tokens, output_tokens
+                           the usage the call was settled with (None: unknown)
+            ratelimit      None, or the tightest budget's state: {"budget",
+                           "limit", "remaining", "reset_seconds",
+                           "retry_after_seconds"}
+        An error is raised as by chat(), with `info` attached (e.info), and
+        for a budget's refusal (BudgetExceededError) e.retry_after in seconds.
+        """
+        fn = _require("aigw_call")
+        code = _op_code(op)
+        body = _encode_request(request, {})
+        copts = _CallOptions(key, team, user, headers)
+        if code == _lib.OP_CHAT_STREAM:
+            info = {}
+            copts.info_dict(info)
+            it = self._stream(body, max(1, int(buffer)), copts=copts, info=info)
+            return it, info
+        handle = self._acquire()
+        try:
+            out = ctypes.c_void_p()
+            err = ctypes.c_void_p()
+            rc = fn(handle, code, body, ctypes.byref(copts.opts), _NO_CHUNK_CB, None,
+                    ctypes.byref(out), ctypes.byref(err))
+            info = copts.info_dict()
+            if rc != 0:
+                _take_string(out)
+                raise copts.decorate(take_error(rc, err.value), info)
+            data = _take_string(out)
+        finally:
+            self._release()
+        if data is None:
+            raise make_error(Status.EINTERNAL, "the library returned no response")
+        return json.loads(data), info
+
+    def budget_status(self):
+        """Every budget's state, from the budget store (memory or Redis):
+        {"store": "memory"|"redis", "budgets": [{"name", "limit", "scope",
+        "counters": [{"instance", "limit", "remaining", "reset_seconds"}]}]}.
+        Raises APIConnectionError (etc.) when Redis cannot be read."""
+        fn = _require("aigw_budget_status")
+        handle = self._acquire()
+        try:
+            out = ctypes.c_void_p()
+            err = ctypes.c_void_p()
+            rc = fn(handle, ctypes.byref(out), ctypes.byref(err))
+            if rc != 0:
+                _take_string(out)
+                raise take_error(rc, err.value)
+            data = _take_string(out)
+        finally:
+            self._release()
+        if data is None:
+            raise make_error(Status.EINTERNAL, "the library returned no budget status")
+        return json.loads(data)
+
     def chat_stream(self, request=None, *, model=None, messages=None, buffer=64, **fields):
         """Streams a chat completion: returns an iterator of
         chat.completion.chunk dicts, each yielded as it arrives.
@@ -300,20 +514,23 @@ class Client:
         body = _encode_request(request, dict(model=model, messages=messages, **fields))
         return self._stream(body, max(1, int(buffer)))
 
-    def _stream(self, body, buffer):
+    def _stream(self, body, buffer, copts=None, info=None):
         # A generator: nothing happens until the first next(), so an iterator
         # that is never iterated holds no thread and no request.
         handle = self._acquire()
         q = queue.Queue(maxsize=buffer)
         stop = threading.Event()  # the consumer is gone, or the client is closing
         done = threading.Event()  # the C call has returned
-        state = {"exc": None, "err": None}
+        state = {"exc": None, "err": None, "first": False}
 
         def on_chunk(ptr, length, _user):
             # Runs inside a C callback: no exception may escape.
             try:
                 if stop.is_set():
                     return 1
+                if copts is not None and not state["first"]:
+                    state["first"] = True
+                    copts.info_dict(info)
                 chunk = json.loads(ctypes.string_at(ptr, length))
                 while not stop.is_set():  # hold the stream back while the consumer is behind
                     try:
@@ -331,9 +548,17 @@ class Client:
         def run():
             try:
                 err = ctypes.c_void_p()
-                rc = lib.aigw_chat_stream(handle, body, cb, None, ctypes.byref(err))
+                if copts is None:
+                    rc = lib.aigw_chat_stream(handle, body, cb, None, ctypes.byref(err))
+                else:
+                    rc = lib.aigw_call(handle, _lib.OP_CHAT_STREAM, body,
+                                       ctypes.byref(copts.opts), cb, None, None,
+                                       ctypes.byref(err))
+                    copts.info_dict(info)
                 if rc != 0:
                     state["err"] = take_error(rc, err.value)
+                    if copts is not None:
+                        copts.decorate(state["err"], info)
             except BaseException as e:  # noqa: BLE001
                 state["exc"] = e
             finally:

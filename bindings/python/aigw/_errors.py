@@ -22,6 +22,8 @@ __all__ = [
     "TransportError",
     "StoppedError",
     "NotSupportedError",
+    "CanceledError",
+    "BudgetExceededError",
     "strerror",
     "status_name",
     "is_retryable",
@@ -52,6 +54,8 @@ class Status(enum.IntEnum):
     ENOTSUPPORTED = 18
     EUPSTREAM_STATUS = 19
     EINTERNAL = 20
+    ECANCELED = 21
+    EBUDGET = 22
 
 
 def _text(b):
@@ -85,6 +89,9 @@ class Error(Exception):
         body         the provider's own error body, verbatim, or None
         json         the error in OpenAI's shape ({"error": {...}}), as text, or None
         retryable    True when trying again later can succeed
+        info         what the call did (a dict; Client.call() only, else None)
+        retry_after  seconds until a call a budget refused could fit (-1:
+                     never), for BudgetExceededError from Client.call(); else None
     """
 
     def __init__(self, status, message=None, http_status=0, provider=None, body=None, json=None):
@@ -100,6 +107,10 @@ class Error(Exception):
         self.body = body
         self.json = json
         self.retryable = is_retryable(status)
+        #: What the call did (Client.call() only; else None): see Client.call.
+        self.info = None
+        #: Seconds until a refused call could fit its budget (-1: never), when known.
+        self.retry_after = None
         super().__init__(self.message)
 
     def __str__(self):
@@ -185,6 +196,18 @@ class NotSupportedError(Error):
     """AIGW_ENOTSUPPORTED."""
 
 
+class CanceledError(Error):
+    """AIGW_ECANCELED: the call was canceled."""
+
+
+class BudgetExceededError(RateLimitError):
+    """AIGW_EBUDGET: a budget of the config refused the call before any
+    upstream request (HTTP 429). The message names the budget. When the
+    error comes from Client.call(), `info` holds the call info and
+    `retry_after` the seconds until the call could fit (None: unknown;
+    -1: it never can)."""
+
+
 _CLASSES = {
     Status.EINVAL: InvalidArgumentError,
     Status.ECONFIG: ConfigError,
@@ -203,6 +226,8 @@ _CLASSES = {
     Status.ETRANSPORT: TransportError,
     Status.ESTOPPED: StoppedError,
     Status.ENOTSUPPORTED: NotSupportedError,
+    Status.ECANCELED: CanceledError,
+    Status.EBUDGET: BudgetExceededError,
 }
 
 

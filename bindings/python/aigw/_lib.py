@@ -18,6 +18,15 @@ __all__ = [
     "LOG_CB",
     "ClientOptions",
     "CLIENT_OPTIONS_VERSION",
+    "Header",
+    "RateLimit",
+    "CallInfo",
+    "CallOptions",
+    "CALL_OPTIONS_VERSION",
+    "OP_CHAT",
+    "OP_CHAT_STREAM",
+    "OP_EMBED",
+    "has",
 ]
 
 
@@ -76,11 +85,82 @@ class ClientOptions(ctypes.Structure):
     ]
 
 
+# call.h
+OP_CHAT = 0
+OP_CHAT_STREAM = 1
+OP_EMBED = 2
+CALL_OPTIONS_VERSION = 1
+
+
+class Header(ctypes.Structure):
+    """aigw_header (call.h)."""
+
+    _fields_ = [("name", c_char_p), ("value", c_char_p)]
+
+
+class RateLimit(ctypes.Structure):
+    """aigw_ratelimit (call.h)."""
+
+    _fields_ = [
+        ("known", c_int),
+        ("budget", ctypes.c_char * 64),
+        ("limit", ctypes.c_double),
+        ("remaining", ctypes.c_double),
+        ("reset_seconds", ctypes.c_double),
+        ("retry_after_seconds", ctypes.c_double),
+    ]
+
+
+class CallInfo(ctypes.Structure):
+    """aigw_call_info (call.h)."""
+
+    _fields_ = [
+        ("ratelimit", RateLimit),
+        ("backend", ctypes.c_char * 64),
+        ("model", ctypes.c_char * 128),
+        ("attempts", c_uint),
+        ("input_tokens", ctypes.c_longlong),
+        ("output_tokens", ctypes.c_longlong),
+    ]
+
+
+class CallOptions(ctypes.Structure):
+    """aigw_call_options, version 1 (call.h)."""
+
+    _fields_ = [
+        ("version", c_uint),
+        ("key", c_char_p),
+        ("team", c_char_p),
+        ("user", c_char_p),
+        ("headers", ctypes.POINTER(Header)),
+        ("n_headers", c_size_t),
+        ("info", ctypes.POINTER(CallInfo)),
+    ]
+
+
 def _declare(name, restype, argtypes):
     fn = getattr(lib, name)
     fn.restype = restype
     fn.argtypes = argtypes
     return fn
+
+
+_missing = set()
+
+
+def _declare_optional(name, restype, argtypes):
+    """For functions newer than some libaigw builds: a library without them
+    still loads; has(name) says whether it is there."""
+    try:
+        return _declare(name, restype, argtypes)
+    except AttributeError:
+        _missing.add(name)
+        return None
+
+
+def has(name):
+    """Whether the loaded library exports `name`."""
+    return name not in _missing and hasattr(lib, name)
 
 
 # common.h
@@ -113,3 +193,11 @@ _declare("aigw_embed", c_int, [c_void_p, c_char_p, P_void, P_void])
 _declare("aigw_models", c_int, [c_void_p, c_char_p, P_void, P_void])
 # build.h
 _declare("aigw_chat_response_text", c_int, [c_char_p, P_void])
+# call.h (libaigw with routes and budgets)
+_declare_optional(
+    "aigw_call",
+    c_int,
+    [c_void_p, c_int, c_char_p, ctypes.POINTER(CallOptions), CHUNK_CB, c_void_p, P_void, P_void],
+)
+_declare_optional("aigw_budget_status", c_int, [c_void_p, P_void, P_void])
+_declare_optional("aigw_config_check", c_int, [c_char_p, P_void])
