@@ -62,7 +62,7 @@ static void usage(FILE *out) {
           "                [--entra-client-id ID] [--entra-client-secret SECRET]\n"
           "                [--entra-federated-token-file FILE]\n"
           "                [--oidc-client-id ID] [--oidc-client-secret SECRET]\n"
-          "                [--fault-token-endpoints SPEC]\n",
+          "                [--fault-token-endpoints SPEC] [--fault SPEC]\n",
           out);
 }
 
@@ -124,6 +124,12 @@ int main(int argc, char **argv) {
             }
         } else if (sim_aws_auth_option(a, v)) {
             /* --aws-credential-lifetime, --aws-container-token */
+        } else if (strcmp(a, "--fault") == 0) {
+            char err[160];
+            if (sim_router_set_default_fault(v, strlen(v), err, sizeof err) != 0) {
+                fprintf(stderr, "aigw-sim: bad --fault %s: %s\n", v, err);
+                return 2;
+            }
         } else if (strcmp(a, "--recordings") == 0) {
             cfg.recordings_dir = v;
         } else if (strcmp(a, "--max-seconds") == 0) {

@@ -2,6 +2,7 @@
 #include "sim_router.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,14 @@ static struct {
     size_t nproviders;
     unsigned long count;
     json_object *last; /* the last provider request, as /sim/last-request shows it */
-} router;
+    /* The default fault (--fault, POST /sim/fault): for every provider
+     * request without a fault of its own. */
+    int fault_set;
+    sim_fault fault;
+    long fault_left;       /* requests it still applies to; -1: every one */
+    char *fault_spec;      /* as given, for GET /sim/fault */
+    unsigned long faulted; /* requests that got it */
+} router = {.fault_left = -1};
 
 void sim_router_init(const sim_config *cfg) {
     router.cfg = *cfg;
@@ -34,6 +42,107 @@ void sim_router_free(void) {
         json_object_put(router.last);
     router.last = NULL;
     router.nproviders = 0;
+    free(router.fault_spec);
+    router.fault_spec = NULL;
+    router.fault_set = 0;
+}
+
+int sim_router_set_default_fault(const char *spec, size_t len, char *err, size_t errlen) {
+    char rest[512] = "";
+    size_t rlen = 0;
+    long left = -1;
+    sim_fault f;
+    const char *p = spec, *end = spec + len;
+
+    if (memchr(spec, '\0', len)) {
+        snprintf(err, errlen, "fault spec with a NUL byte");
+        return -1;
+    }
+    /* "count=N" is ours; the rest is an ordinary fault spec. */
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t n = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        const char *item = p;
+        size_t ilen = n;
+        while (ilen && (*item == ' ' || *item == '\t' || *item == '\r' || *item == '\n')) {
+            item++;
+            ilen--;
+        }
+        while (ilen && (item[ilen - 1] == ' ' || item[ilen - 1] == '\t' || item[ilen - 1] == '\r' ||
+                        item[ilen - 1] == '\n'))
+            ilen--;
+        if (ilen > 6 && strncmp(item, "count=", 6) == 0) {
+            char num[24];
+            char *nend;
+            if (ilen - 6 >= sizeof num) {
+                snprintf(err, errlen, "bad value for fault key count: %.*s", (int)(ilen - 6),
+                         item + 6);
+                return -1;
+            }
+            memcpy(num, item + 6, ilen - 6);
+            num[ilen - 6] = '\0';
+            errno = 0;
+            left = strtol(num, &nend, 10);
+            if (errno || *nend || nend == num || left < 1 || left > 1000000000L) {
+                snprintf(err, errlen, "bad value for fault key count: %s", num);
+                return -1;
+            }
+        } else if (ilen) {
+            if (rlen + ilen + 2 > sizeof rest) {
+                snprintf(err, errlen, "fault spec too long");
+                return -1;
+            }
+            if (rlen)
+                rest[rlen++] = ',';
+            memcpy(rest + rlen, item, ilen);
+            rlen += ilen;
+            rest[rlen] = '\0';
+        }
+        p += n + (comma ? 1 : 0);
+    }
+    sim_fault_init(&f);
+    if (sim_fault_parse(&f, rest, err, errlen) != 0)
+        return -1;
+    free(router.fault_spec);
+    router.fault_spec = NULL;
+    router.fault_set = 0;
+    router.fault_left = -1;
+    if (!rlen)
+        return 0; /* an empty spec (count alone included) clears it */
+    router.fault = f;
+    router.fault_left = left;
+    router.fault_spec = sim_xmalloc(len + 1);
+    memcpy(router.fault_spec, spec, len);
+    router.fault_spec[len] = '\0';
+    router.fault_set = 1;
+    return 0;
+}
+
+/* Gives the default fault to a request that has none of its own. */
+static void take_default_fault(sim_request *req) {
+    if (!router.fault_set)
+        return;
+    req->fault = router.fault;
+    router.faulted++;
+    if (router.fault_left > 0 && --router.fault_left == 0) {
+        free(router.fault_spec);
+        router.fault_spec = NULL;
+        router.fault_set = 0;
+        router.fault_left = -1;
+    }
+}
+
+static void fault_state(sim_response *res, int status) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "fault",
+                           router.fault_set ? json_object_new_string(router.fault_spec) : NULL);
+    json_object_object_add(o, "remaining",
+                           router.fault_set && router.fault_left > 0
+                               ? json_object_new_int64(router.fault_left)
+                               : NULL);
+    json_object_object_add(o, "faulted", json_object_new_int64((int64_t)router.faulted));
+    sim_res_json(res, status, o);
+    json_object_put(o);
 }
 
 size_t sim_count_words(const char *s, size_t len) {
@@ -101,8 +210,18 @@ static void introspect(sim_request *req, sim_response *res) {
         json_object_object_add(o, "count", json_object_new_int64((int64_t)router.count));
         sim_res_json(res, 200, o);
         json_object_put(o);
+    } else if (strcmp(req->path, "/sim/fault") == 0 && strcmp(req->method, "GET") == 0) {
+        fault_state(res, 200);
+    } else if (strcmp(req->path, "/sim/fault") == 0 && strcmp(req->method, "POST") == 0) {
+        char err[160];
+        if (sim_router_set_default_fault(req->body.data ? req->body.data : "", req->body.len, err,
+                                         sizeof err) != 0)
+            sim_error(res, 400, err);
+        else
+            fault_state(res, 200);
     } else if (strcmp(req->path, "/sim/reset") == 0 && strcmp(req->method, "POST") == 0) {
         router.count = 0;
+        router.faulted = 0;
         if (router.last)
             json_object_put(router.last);
         router.last = NULL;
@@ -204,6 +323,8 @@ void sim_router_dispatch(sim_request *req, sim_response *res, void *user) {
             prov->error(res, 400, err);
             return;
         }
+    } else {
+        take_default_fault(req);
     }
     res->close_silently = req->fault.close;
     res->latency_ms = req->fault.latency_ms;

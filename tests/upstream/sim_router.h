@@ -38,6 +38,13 @@ void sim_router_register(const sim_provider *p);
 void sim_router_dispatch(sim_request *req, sim_response *res, void *user);
 void sim_router_free(void);
 
+/* Sets the default fault (--fault, POST /sim/fault): SPEC (LEN bytes) is a
+ * fault spec plus an optional "count=N" (only the next N provider requests
+ * get it, then it clears); every provider request without x-sim-fault or a
+ * "sim_fault" body field of its own gets it. An empty SPEC clears it.
+ * Returns 0, or -1 with a message in ERR (the old default stays). */
+int sim_router_set_default_fault(const char *spec, size_t len, char *err, size_t errlen);
+
 /* Provider modules: each defines its register function; sim_main.c lists them. */
 void sim_openai_register(void);
 
