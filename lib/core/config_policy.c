@@ -12,28 +12,6 @@
 #include "core/json.h"
 #include "router/health.h"
 
-/* Checks that obj has only the keys in `known` (comma-separated). */
-static aigw_status only_keys(json_object *obj, const char *path, const char *known,
-                             aigw_error **err) {
-    json_object_object_foreach(obj, key, val) {
-        (void)val;
-        const char *p = known;
-        size_t n = strlen(key);
-        int found = 0;
-        while (*p && !found) {
-            size_t len = strcspn(p, ",");
-            found = len == n && memcmp(p, key, n) == 0;
-            p += len;
-            while (*p == ',' || *p == ' ')
-                p++;
-        }
-        if (!found)
-            return aigw__error_set(err, AIGW_ECONFIG, "%s: unknown key \"%s\" (known: %s)", path,
-                                   key, known);
-    }
-    return AIGW_OK;
-}
-
 /* An integer member in [lo, hi]; absent leaves *out alone. */
 static aigw_status int_member(json_object *obj, const char *path, const char *key, long long lo,
                               long long hi, long long *out, aigw_error **err) {
@@ -84,7 +62,8 @@ static aigw_status load_health(aigw_client *client, json_object *conf, aigw_erro
                   base = AIGW__HEALTH_DEFAULT_BASE_EJECT_MS,
                   max = AIGW__HEALTH_DEFAULT_MAX_EJECT_MS;
         aigw_status st;
-        if ((st = only_keys(conf, path, "failure_threshold, base_eject_ms, max_eject_ms", err)) ||
+        if ((st = aigw__json_check_keys(conf, path,
+                                        "failure_threshold, base_eject_ms, max_eject_ms", err)) ||
             (st = int_member(conf, path, "failure_threshold", 1, 1000, &threshold, err)) ||
             (st = int_member(conf, path, "base_eject_ms", 1, 86400000, &base, err)) ||
             (st = int_member(conf, path, "max_eject_ms", 1, 86400000, &max, err)))
@@ -130,7 +109,7 @@ static aigw_status load_store(aigw_client *client, json_object *conf, aigw__stor
     if (conf) {
         if (!json_object_is_type(conf, json_type_object))
             return aigw__error_set(err, AIGW_ECONFIG, "%s: must be an object", path);
-        if ((st = only_keys(conf, path, "store, default_max_tokens", err)) ||
+        if ((st = aigw__json_check_keys(conf, path, "store, default_max_tokens", err)) ||
             (st = int_member(conf, path, "default_max_tokens", 0, 100000000, default_max_tokens,
                              err)))
             return st;
@@ -147,7 +126,7 @@ static aigw_status load_store(aigw_client *client, json_object *conf, aigw__stor
     if (!type)
         return aigw__error_set(err, AIGW_ECONFIG, "%s: missing \"type\" (memory or redis)", path);
     if (strcmp(type, "memory") == 0) {
-        if ((st = only_keys(sc, path, "type", err)))
+        if ((st = aigw__json_check_keys(sc, path, "type", err)))
             return st;
         return aigw__store_memory_new(store, err);
     }
@@ -158,8 +137,8 @@ static aigw_status load_store(aigw_client *client, json_object *conf, aigw__stor
     aigw__redis_options ro = {0};
     long long port = 6379, pool = 4, timeout = 250;
     const char *password_env = NULL;
-    if ((st = only_keys(sc, path, "type, host, port, password_env, prefix, pool_size, timeout_ms",
-                        err)) ||
+    if ((st = aigw__json_check_keys(
+             sc, path, "type, host, port, password_env, prefix, pool_size, timeout_ms", err)) ||
         (st = string_member(sc, path, "host", &ro.host, err)) ||
         (st = int_member(sc, path, "port", 1, 65535, &port, err)) ||
         (st = string_member(sc, path, "password_env", &password_env, err)) ||

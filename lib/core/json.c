@@ -85,3 +85,25 @@ char *aigw__json_dup_string(json_object *obj) {
     const char *s = json_object_to_json_string_length(obj, AIGW__JSON_FLAGS, &len);
     return s ? aigw__strndup(s, len) : NULL;
 }
+
+aigw_status aigw__json_check_keys(json_object *obj, const char *path, const char *known,
+                                  aigw_error **err) {
+    json_object_object_foreach(obj, key, val) {
+        (void)val;
+        size_t klen = strlen(key);
+        const char *p = known;
+        int found = 0;
+        while (*p && !found) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            found = n == klen && memcmp(p, key, n) == 0;
+            p += n;
+            while (*p == ',' || *p == ' ')
+                p++;
+        }
+        if (!found)
+            return aigw__error_set(err, AIGW_ECONFIG, "%s: unknown key \"%s\" (known: %s)", path,
+                                   key, known);
+    }
+    return AIGW_OK;
+}

@@ -16,6 +16,12 @@ aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
 /* The string member `key` of obj, or NULL if absent or not a string. */
 const char *aigw__json_get_string(json_object *obj, const char *key);
 
+/* A config object's keys must be among `known` (comma-separated, e.g.
+ * "name, match, backends"): AIGW_ECONFIG `PATH: unknown key "K" (known:
+ * ...)` otherwise. */
+aigw_status aigw__json_check_keys(json_object *obj, const char *path, const char *known,
+                                  aigw_error **err);
+
 /* Serializes obj compactly (no spaces, slashes unescaped) into a new string
  * from aigw__malloc; NULL on allocation failure. */
 char *aigw__json_dup_string(json_object *obj);

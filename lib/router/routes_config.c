@@ -103,29 +103,6 @@ fail:
     return st;
 }
 
-/* Rejects a key of obj not in the comma-separated list `known`. */
-static aigw_status check_keys(json_object *obj, const char *path, const char *known,
-                              aigw_error **err) {
-    json_object_object_foreach(obj, key, val) {
-        (void)val;
-        size_t klen = strlen(key);
-        const char *p = known;
-        int found = 0;
-        while (*p && !found) {
-            const char *comma = strchr(p, ',');
-            size_t n = comma ? (size_t)(comma - p) : strlen(p);
-            found = n == klen && memcmp(p, key, n) == 0;
-            p += n;
-            while (*p == ',' || *p == ' ')
-                p++;
-        }
-        if (!found)
-            return aigw__error_set(err, AIGW_ECONFIG, "%s: unknown key \"%s\" (known: %s)", path,
-                                   key, known);
-    }
-    return AIGW_OK;
-}
-
 static aigw_status want_object(json_object *v, const char *path, aigw_error **err) {
     if (json_object_is_type(v, json_type_object))
         return AIGW_OK;
@@ -178,7 +155,7 @@ static aigw_status load_match(json_object *m, const char *rpath, const aigw__rou
     path_fmt(path, sizeof path, "%s.match", rpath);
     aigw_status st = want_object(m, path, err);
     if (!st)
-        st = check_keys(m, path, "model, headers", err);
+        st = aigw__json_check_keys(m, path, "model, headers", err);
     if (st)
         return st;
     json_object *v = aigw__json_get(m, "model");
@@ -229,7 +206,7 @@ static aigw_status load_backend(json_object *b, const char *path,
     long long n = 0;
     aigw_status st = want_object(b, path, err);
     if (!st)
-        st = check_keys(b, path, "backend, weight, priority, model", err);
+        st = aigw__json_check_keys(b, path, "backend, weight, priority, model", err);
     if (st)
         return st;
     rb->weight = 1;
@@ -285,7 +262,8 @@ static aigw_status load_retry(json_object *rj, const char *rpath, aigw__retry_co
     path_fmt(path, sizeof path, "%s.retry", rpath);
     aigw_status st = want_object(rj, path, err);
     if (!st)
-        st = check_keys(rj, path, "attempts, backoff_ms, max_backoff_ms, timeouts_ms", err);
+        st = aigw__json_check_keys(rj, path, "attempts, backoff_ms, max_backoff_ms, timeouts_ms",
+                                   err);
     if (st)
         return st;
     json_object *v = aigw__json_get(rj, "attempts");
@@ -307,7 +285,7 @@ static aigw_status load_retry(json_object *rj, const char *rpath, aigw__retry_co
         return AIGW_OK;
     path_fmt(sub, sizeof sub, "%s.timeouts_ms", path);
     if ((st = want_object(t, sub, err)) ||
-        (st = check_keys(t, sub, "connect, first_byte, total", err)) ||
+        (st = aigw__json_check_keys(t, sub, "connect, first_byte, total", err)) ||
         (st = load_ms(t, sub, "connect", 1, &rc->connect_ms, err)) ||
         (st = load_ms(t, sub, "first_byte", 1, &rc->first_byte_ms, err)) ||
         (st = load_ms(t, sub, "total", 1, &rc->total_ms, err)))
@@ -330,7 +308,7 @@ static aigw_status load_route(json_object *rj, const char *path, const aigw__rou
     r->retry.max_backoff_ms = AIGW__ROUTE_DEFAULT_MAX_BACKOFF_MS;
     aigw_status st = want_object(rj, path, err);
     if (!st)
-        st = check_keys(rj, path, "name, match, backends, retry", err);
+        st = aigw__json_check_keys(rj, path, "name, match, backends, retry", err);
     if (st)
         return st;
     json_object *v = aigw__json_get(rj, "name");
