@@ -4,9 +4,12 @@
 #
 #   bench/gateway/run.sh [-b BUILD_DIR] [-d SECONDS] [-r RUNS] [-w WORKERS]
 #                        [-c "1 64"] [-n STREAMS] [-e EVENT_MS] [-m MODES]
-#                        [--no-wrk] [--no-slow] [--perf]
+#                        [-B BASE_BUILD_DIR] [--no-wrk] [--no-slow] [--perf]
 #
 #   -b  build directory with aigw-cli and aigw-sim (default: build)
+#   -B  also measure the aigw-cli serve of another build (target "base",
+#       e.g. a build of the previous commit) in the same run, for
+#       before/after ratios on a noisy machine
 #   -d  seconds per wrk measurement (default 10)
 #   -r  runs (default 3); each run measures every target in turn, so the
 #       machine's noise lands on all of them alike
@@ -46,6 +49,7 @@ event_ms=500
 do_wrk=1
 do_slow=1
 do_perf=0
+base=
 while [ $# -gt 0 ]; do
     case "$1" in
     -b) build=$(cd "$2" && pwd); shift 2 ;;
@@ -55,12 +59,13 @@ while [ $# -gt 0 ]; do
     -c) conns=$2; shift 2 ;;
     -m) modes=$2; shift 2 ;;
     -t) targets=$2; shift 2 ;;
+    -B) base=$(cd "$2" && pwd); shift 2 ;;
     -n) streams=$2; shift 2 ;;
     -e) event_ms=$2; shift 2 ;;
     --no-wrk) do_wrk=0; shift ;;
     --no-slow) do_slow=0; shift ;;
     --perf) do_perf=1; shift ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -90,6 +95,10 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 for f in "$cli" "$sim"; do
     [ -x "$f" ] || { echo "run.sh: $f not built (cmake --build $build)" >&2; exit 2; }
 done
+if [ -n "$base" ]; then
+    [ -x "$base/cli/aigw-cli" ] || { echo "run.sh: $base/cli/aigw-cli not built" >&2; exit 2; }
+    case " $targets " in *" base "*) ;; *) targets="$targets base" ;; esac
+fi
 
 # 1,000 streams through a proxy: 2 sockets each, plus the clients'.
 need_fds=$((streams * 3 + 1024))
@@ -128,7 +137,7 @@ trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
 
 n_modes=$(wc -w <<<"$modes")
 n_conns=$(wc -w <<<"$conns")
-budget=$((runs * (n_modes * n_conns * 3 * (duration + 4) + (do_slow * 2 * (event_ms * 40 / 1000 + 40))) + 120))
+budget=$((runs * (n_modes * n_conns * $(wc -w <<<"$targets") * (duration + 4) + (do_slow * 2 * (event_ms * 40 / 1000 + 40))) + 120))
 [ "$do_wrk" = 0 ] && budget=$((runs * (do_slow * 2 * (event_ms * 40 / 1000 + 40)) + 120))
 (
     trap 'kill "$sp" 2>/dev/null; exit 0' TERM
@@ -249,11 +258,14 @@ export AIGW_BENCH_KEY="$key"
 key_sha=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
 serve_port=
 serve_pid=
+base_pid=
 declare -A url
-start_serve() {
-    serve_port=$(free_port)
-    url[serve]="http://127.0.0.1:$serve_port"
-    cat >"$tmp/serve.json" <<EOF
+start_serve() { # [base]: the base build's serve instead
+    local which=${1:-serve} bin=$cli port
+    [ "$which" = base ] && bin=$base/cli/aigw-cli
+    port=$(free_port)
+    url[$which]="http://127.0.0.1:$port"
+    cat >"$tmp/$which.json" <<EOF
 {
   "env_defaults": false,
   "default_backend": "sim",
@@ -261,19 +273,29 @@ start_serve() {
     "sim": { "schema": "openai", "base_url": "http://127.0.0.1:$sim_port/v1" }
   },
   "gateway": {
-    "listen": "127.0.0.1:$serve_port",
+    "listen": "127.0.0.1:$port",
     "workers": $workers,
     "keys": [ { "sha256": "$key_sha", "name": "bench", "team": "bench" } ]
   }
 }
 EOF
-    "${bound[@]}" "$cli" serve --config "$tmp/serve.json" --listen "127.0.0.1:$serve_port" --workers "$workers" \
-        >"$tmp/serve.out" 2>"$tmp/serve.err" &
-    serve_pid=$!
-    pids+=("$serve_pid")
-    if ! wait_http "http://127.0.0.1:$serve_port/healthz"; then
-        echo "run.sh: aigw-cli serve did not come up" >&2
-        cat "$tmp/serve.err" >&2
+    if [ "$which" = base ]; then
+        # the base build's own libaigw (LD_LIBRARY_PATH beats the RUNPATH)
+        LD_LIBRARY_PATH="$base${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+            "${bound[@]}" "$bin" serve --config "$tmp/$which.json" --listen "127.0.0.1:$port" \
+            --workers "$workers" >"$tmp/$which.out" 2>"$tmp/$which.err" &
+        base_pid=$!
+        pids+=("$base_pid")
+    else
+        "${bound[@]}" "$bin" serve --config "$tmp/$which.json" --listen "127.0.0.1:$port" \
+            --workers "$workers" >"$tmp/$which.out" 2>"$tmp/$which.err" &
+        serve_pid=$!
+        serve_port=$port
+        pids+=("$serve_pid")
+    fi
+    if ! wait_http "${url[$which]}/healthz"; then
+        echo "run.sh: aigw-cli serve ($which) did not come up" >&2
+        cat "$tmp/$which.err" >&2
         exit 1
     fi
 }
@@ -285,6 +307,7 @@ stop_serve() {
 }
 has_serve=0
 case " $targets " in *" serve "*) has_serve=1; start_serve ;; esac
+case " $targets " in *" base "*) start_serve base ;; esac
 
 start_nginx
 
@@ -333,7 +356,7 @@ measure() { # RUN MODE CONNS TARGET
     local run=$1 mode=$2 c=$3 target=$4 threads=1 out rps p50 p99 errs pid t0 t1 n cpu
     [ "$c" -ge 2 ] && threads=2
     out="$tmp/wrk-$run-$mode-$c-$target.txt"
-    case $target in direct) pid=$sim_pid ;; serve) pid=$serve_pid ;; nginx) pid=$nginx_pid ;; esac
+    case $target in direct) pid=$sim_pid ;; serve) pid=$serve_pid ;; base) pid=$base_pid ;; nginx) pid=$nginx_pid ;; esac
     t0=$(cpu_ticks "$pid")
     timeout -k 5 $((duration + 30)) wrk -t "$threads" -c "$c" -d "${duration}s" --timeout 10s --latency \
         -s "$here/$mode.lua" "${url[$target]}" >"$out" 2>&1 || true
@@ -400,6 +423,29 @@ if [ "$do_wrk" = 1 ]; then
             print line
           }
         }' "$results"
+
+    if [ -n "$base" ]; then
+        echo
+        echo "Before/after: base = serve of $base, serve = serve of $build (same run):"
+        echo
+        echo "| run | kind | conns | base req/s | serve req/s | serve/base req/s | base p50/p99 µs | serve p50/p99 µs | CPU µs/req base / serve | base/nginx | serve/nginx |"
+        echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        awk -F'\t' '
+            { k = $1 SUBSEP $2 SUBSEP $3; rps[k, $4] = $5; p50[k, $4] = $6; p99[k, $4] = $7; cpu[k, $4] = $9
+              if (!(k in seen)) { seen[k] = 1; order[n++] = k } }
+            END {
+              for (i = 0; i < n; i++) {
+                k = order[i]; split(k, f, SUBSEP)
+                printf("| %s | %s | %s | %.0f | %.0f | %.2f | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | %.2f | %.2f |\n",
+                  f[1], f[2] == "chat" ? "JSON" : "SSE", f[3], rps[k, "base"], rps[k, "serve"],
+                  rps[k, "base"] > 0 ? rps[k, "serve"] / rps[k, "base"] : 0,
+                  p50[k, "base"], p99[k, "base"], p50[k, "serve"], p99[k, "serve"],
+                  cpu[k, "base"], cpu[k, "serve"],
+                  rps[k, "nginx"] > 0 ? rps[k, "base"] / rps[k, "nginx"] : 0,
+                  rps[k, "nginx"] > 0 ? rps[k, "serve"] / rps[k, "nginx"] : 0)
+              }
+            }' "$results"
+    fi
 
     echo
     echo "Medians over the runs (targets: serve/nginx req/s >= 0.80; serve p50 - direct p50 at 1 connection < 50 µs):"
@@ -478,6 +524,7 @@ if [ "$do_slow" = 1 ]; then
     echo
     echo "| run | serve idle KB | serve with streams KB | serve KB/stream | nginx idle KB | nginx with streams KB | nginx KB/stream |"
     echo "| --- | --- | --- | --- | --- | --- | --- |"
+    base_rows=
     for run in $(seq "$runs"); do
         # a fresh serve (and nginx), warmed by a few streams so that
         # one-time allocations (curl multi, connection pools, buffers) are
@@ -503,7 +550,26 @@ if [ "$do_slow" = 1 ]; then
         slow_wait
         awk -v r="$run" -v si="$s_idle" -v sb="$s_busy" -v ni="$n_idle" -v nb="$n_busy" -v n="$streams" \
             'BEGIN { printf "| %s | %d | %d | %.1f | %d | %d | %.1f |\n", r, si, sb, (sb - si) / n, ni, nb, (nb - ni) / n }'
+        if [ -n "$base" ]; then # the base build's serve, the same way
+            kill -TERM "$base_pid" 2>/dev/null || true
+            wait "$base_pid" 2>/dev/null || true
+            start_serve base
+            slow base 16 10; slow_wait
+            sleep 0.5
+            b_idle=$(rss_kb "$base_pid")
+            slow base "$streams"
+            b_busy=$(rss_during "rss_kb $base_pid")
+            slow_wait
+            base_rows+=$(awk -v r="$run" -v bi="$b_idle" -v bb="$b_busy" -v n="$streams" \
+                'BEGIN { printf "| %s | %d | %d | %.1f |\\n", r, bi, bb, (bb - bi) / n }')
+        fi
     done
+    if [ -n "$base" ]; then
+        echo
+        echo "| run | base idle KB | base with streams KB | base KB/stream |"
+        echo "| --- | --- | --- | --- |"
+        printf '%b' "$base_rows"
+    fi
     echo
     echo "(target: serve < 64 KB per in-flight stream; KB = 1024 bytes; RSS of the whole process:"
     echo " serve's workers are threads, nginx's figure is master + workers)"

@@ -6,12 +6,18 @@
 
 #include "core/alloc.h"
 
-typedef struct wreq {
+/* One uv_write in flight: the bytes the kernel did not take at once. Kept
+ * (with its buffer) on the connection for the next one. */
+struct wreq {
     uv_write_t req;
     conn *c;
-    size_t len;
-    char data[];
-} wreq;
+    wreq *next; /* on c->spare_wreqs */
+    size_t len; /* bytes this request writes */
+    aigw__buf buf;
+};
+
+#define MAX_SPARE_WREQS 2
+#define MAX_KEPT_OUT (16u * 1024u) /* a bigger output buffer is not kept */
 
 /* ---- writing ---- */
 
@@ -25,14 +31,30 @@ static void send_timer_update(conn *c) {
         uv_timer_stop(&c->timer);
 }
 
+static void wreq_free(wreq *w) {
+    aigw__buf_free(&w->buf);
+    aigw__free(w);
+}
+
 static void on_write_done(uv_write_t *r, int status) {
     wreq *w = (wreq *)r;
     conn *c = w->c;
     c->pending_writes--;
     c->pending_bytes -= w->len;
-    aigw__free(w);
-    if (c->state == C_CLOSED)
+    if (c->state == C_CLOSED) {
+        wreq_free(w);
         return;
+    }
+    int kept = 0;
+    for (wreq *s = c->spare_wreqs; s; s = s->next)
+        kept++;
+    if (kept < MAX_SPARE_WREQS && w->buf.cap <= MAX_KEPT_OUT) {
+        aigw__buf_clear(&w->buf);
+        w->next = c->spare_wreqs;
+        c->spare_wreqs = w;
+    } else {
+        wreq_free(w);
+    }
     if (status < 0) {
         aigw__http_conn_close(c);
         return;
@@ -40,36 +62,127 @@ static void on_write_done(uv_write_t *r, int status) {
     send_timer_update(c);
 }
 
-/* Queues the concatenation of up to three pieces; 0 or -1. */
+static void dirty_unlink(conn *c) {
+    if (!c->dirty)
+        return;
+    aigw__http_server *srv = c->srv;
+    if (c->dprev)
+        c->dprev->dnext = c->dnext;
+    else
+        srv->dirty = c->dnext;
+    if (c->dnext)
+        c->dnext->dprev = c->dprev;
+    c->dprev = c->dnext = NULL;
+    c->dirty = 0;
+    if (!srv->dirty) {
+        uv_idle_stop(&srv->flush_idle);
+        uv_check_stop(&srv->flush_check);
+    }
+}
+
+static void on_flush_idle(uv_idle_t *h) {
+    aigw__http_server_flush(h->data);
+}
+
+static void on_flush_check(uv_check_t *h) {
+    aigw__http_server_flush(h->data);
+}
+
+void aigw__http_conn_corked(conn *c) {
+    if (c->dirty || c->state == C_CLOSED || !c->out.len)
+        return;
+    aigw__http_server *srv = c->srv;
+    if (!srv->dirty) {
+        uv_idle_start(&srv->flush_idle, on_flush_idle);
+        uv_check_start(&srv->flush_check, on_flush_check);
+    }
+    c->dirty = 1;
+    c->dprev = NULL;
+    c->dnext = srv->dirty;
+    if (srv->dirty)
+        srv->dirty->dprev = c;
+    srv->dirty = c;
+}
+
+aigw__buf *aigw__http_conn_out(conn *c) {
+    return c->state == C_CLOSED ? NULL : &c->out;
+}
+
+/* Hands the corked bytes to the kernel: what it takes at once needs no
+ * request; the rest goes to uv_write in a (reused) request that takes the
+ * output buffer over. A failed write closes the connection (in
+ * on_write_done). */
+void aigw__http_conn_flush(conn *c) {
+    dirty_unlink(c);
+    if (!c->out.len)
+        return;
+    if (c->state == C_CLOSED) {
+        aigw__buf_clear(&c->out);
+        return;
+    }
+    size_t off = 0;
+    if (!c->pending_writes) {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned int)c->out.len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n > 0)
+            off = (size_t)n;
+        if (off == c->out.len) {
+            if (c->out.cap > MAX_KEPT_OUT)
+                aigw__buf_free(&c->out);
+            else
+                aigw__buf_clear(&c->out);
+            return;
+        }
+    }
+    wreq *w = c->spare_wreqs;
+    if (w)
+        c->spare_wreqs = w->next;
+    else if (!(w = aigw__calloc(1, sizeof(*w)))) {
+        aigw__buf_clear(&c->out);
+        aigw__http_conn_close(c);
+        return;
+    }
+    aigw__buf t = w->buf; /* the request takes the bytes; c->out its old buffer */
+    w->buf = c->out;
+    c->out = t;
+    w->c = c;
+    w->next = NULL;
+    w->len = w->buf.len - off;
+    uv_buf_t b = uv_buf_init(w->buf.data + off, (unsigned int)w->len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done) != 0) {
+        wreq_free(w);
+        aigw__http_conn_close(c);
+        return;
+    }
+    c->pending_writes++;
+    c->pending_bytes += w->len;
+    if (c->state == C_HANDLING && !uv_is_active((uv_handle_t *)&c->timer))
+        send_timer_update(c);
+}
+
+void aigw__http_server_flush(aigw__http_server *srv) {
+    while (srv->dirty)
+        aigw__http_conn_flush(srv->dirty); /* unlinks it */
+}
+
+/* Corks the concatenation of up to three pieces; 0 or -1. */
 int aigw__http_conn_write(conn *c, const void *p1, size_t n1, const void *p2, size_t n2,
                           const void *p3, size_t n3) {
     if (c->state == C_CLOSED)
         return -1;
     size_t total = n1 + n2;
-    if (total < n1 || total + n3 < total || total + n3 > UINT_MAX - sizeof(wreq))
+    if (total < n1 || total + n3 < total || total + n3 > UINT_MAX - c->out.len)
         return -1;
     total += n3;
-    wreq *w = aigw__malloc(sizeof(*w) + total);
-    if (!w)
+    if (aigw__buf_reserve(&c->out, total))
         return -1;
-    char *p = w->data;
     if (n1)
-        memcpy(p, p1, n1);
+        aigw__buf_append(&c->out, p1, n1);
     if (n2)
-        memcpy(p + n1, p2, n2);
+        aigw__buf_append(&c->out, p2, n2);
     if (n3)
-        memcpy(p + n1 + n2, p3, n3);
-    w->c = c;
-    w->len = total;
-    uv_buf_t b = uv_buf_init(w->data, (unsigned int)total);
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done) != 0) {
-        aigw__free(w);
-        return -1;
-    }
-    c->pending_writes++;
-    c->pending_bytes += total;
-    if (c->state == C_HANDLING && !uv_is_active((uv_handle_t *)&c->timer))
-        send_timer_update(c);
+        aigw__buf_append(&c->out, p3, n3);
+    aigw__http_conn_corked(c);
     return 0;
 }
 
@@ -105,6 +218,13 @@ static void on_conn_handle_closed(uv_handle_t *h) {
     aigw__buf_free(&c->in);
     aigw__buf_free(&c->hname);
     aigw__buf_free(&c->hval);
+    aigw__buf_free(&c->out);
+    while (c->spare_wreqs) {
+        wreq *w = c->spare_wreqs;
+        c->spare_wreqs = w->next;
+        wreq_free(w);
+    }
+    aigw__http_response_free(c->spare_res);
     aigw__free(c);
     srv->closing_conns--;
     aigw__http_server_maybe_finish(srv);
@@ -129,6 +249,14 @@ static void conn_unlink(conn *c) {
 void aigw__http_conn_close(conn *c) {
     if (c->state == C_CLOSED)
         return;
+    /* What was corked goes out as far as the kernel takes it at once (as an
+     * uv_write right before the close would). */
+    dirty_unlink(c);
+    if (c->out.len && !c->pending_writes) {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned int)c->out.len);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+    aigw__buf_clear(&c->out);
     c->state = C_CLOSED;
     conn_unlink(c);
     c->srv->closing_conns++;
@@ -168,6 +296,9 @@ void aigw__http_conn_read_control(conn *c, int want) {
  * drain what the client still sends, close on its EOF or after LINGER_MS. */
 void aigw__http_conn_linger(conn *c) {
     if (c->state == C_CLOSED || c->state == C_LINGER)
+        return;
+    aigw__http_conn_flush(c); /* the shutdown goes after the last bytes */
+    if (c->state == C_CLOSED)
         return;
     c->state = C_LINGER;
     aigw__buf_free(&c->in);

@@ -34,8 +34,10 @@ static int count_header_bytes(conn *c, size_t n) {
 
 static int on_message_begin(http_parser *p) {
     conn *c = p->data;
-    aigw__http_response *res = aigw__calloc(1, sizeof(*res));
-    if (!res)
+    aigw__http_response *res = c->spare_res; /* cleared by the last exchange */
+    if (res)
+        c->spare_res = NULL;
+    else if (!(res = aigw__calloc(1, sizeof(*res))))
         return refuse(c, 503, "The server is out of memory.", "server_overloaded");
     res->c = c;
     memcpy(res->remote, c->remote, sizeof(res->remote));
@@ -75,25 +77,33 @@ static int commit_header(conn *c) {
     if (res->req.nheaders == res->cap_headers) {
         size_t cap = res->cap_headers ? res->cap_headers * 2 : 16;
         aigw__http_header *h = aigw__reallocarray(res->headers, cap, sizeof(*h));
-        if (!h)
+        if (h)
+            res->headers = h;
+        size_t *o = h ? aigw__reallocarray(res->hoffs, cap, 2 * sizeof(*o)) : NULL;
+        if (!o)
             return refuse(c, 503, "The server is out of memory.", "server_overloaded");
-        res->headers = h;
+        res->hoffs = o;
         res->cap_headers = cap;
     }
     size_t vlen = c->hval.len;
     while (vlen && (c->hval.data[vlen - 1] == ' ' || c->hval.data[vlen - 1] == '\t'))
         vlen--;
-    char *name = aigw__strndup(c->hname.data ? c->hname.data : "", c->hname.len);
-    char *value = aigw__strndup(c->hval.data ? c->hval.data : "", vlen);
-    if (!name || !value) {
-        aigw__free(name);
-        aigw__free(value);
+    /* name NUL value NUL, into the request's one header store; the pointers
+     * are set when the headers are complete (the store may move till then) */
+    aigw__buf *hs = &res->hstore;
+    size_t at = hs->len;
+    if (aigw__buf_reserve(hs, c->hname.len + vlen + 2))
         return refuse(c, 503, "The server is out of memory.", "server_overloaded");
-    }
-    for (char *q = name; *q; q++)
-        *q = (char)tolower((unsigned char)*q);
-    res->headers[res->req.nheaders].name = name;
-    res->headers[res->req.nheaders].value = value;
+    for (size_t i = 0; i < c->hname.len; i++)
+        hs->data[at + i] = (char)tolower((unsigned char)c->hname.data[i]);
+    hs->data[at + c->hname.len] = 0;
+    if (vlen)
+        memcpy(hs->data + at + c->hname.len + 1, c->hval.data, vlen);
+    hs->data[at + c->hname.len + 1 + vlen] = 0;
+    hs->len = at + c->hname.len + vlen + 2;
+    hs->data[hs->len] = 0;
+    res->hoffs[2 * res->req.nheaders] = at;
+    res->hoffs[2 * res->req.nheaders + 1] = at + c->hname.len + 1;
     res->req.nheaders++;
     aigw__buf_clear(&c->hname);
     aigw__buf_clear(&c->hval);
@@ -133,15 +143,24 @@ static int on_headers_complete(http_parser *p) {
     req->method = http_method_str((enum http_method)p->method);
     req->target = res->url.data ? res->url.data : "";
     size_t plen = strcspn(req->target, "?#");
-    res->path = aigw__strndup(req->target, plen);
-    if (req->target[plen] == '?') {
-        size_t qlen = strcspn(req->target + plen + 1, "#");
-        res->query = aigw__strndup(req->target + plen + 1, qlen);
-        if (!res->query)
-            return refuse(c, 503, "The server is out of memory.", "server_overloaded");
-    }
-    if (!res->path)
+    size_t qlen = req->target[plen] == '?' ? strcspn(req->target + plen + 1, "#") : 0;
+    aigw__buf *hs = &res->hstore;
+    size_t path_at = hs->len, query_at = path_at + plen + 1;
+    if (aigw__buf_reserve(hs, plen + qlen + 2))
         return refuse(c, 503, "The server is out of memory.", "server_overloaded");
+    memcpy(hs->data + path_at, req->target, plen);
+    hs->data[path_at + plen] = 0;
+    if (qlen)
+        memcpy(hs->data + query_at, req->target + plen + 1, qlen);
+    hs->data[query_at + qlen] = 0;
+    hs->len = query_at + qlen + 1;
+    hs->data[hs->len] = 0;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        res->headers[i].name = hs->data + res->hoffs[2 * i];
+        res->headers[i].value = hs->data + res->hoffs[2 * i + 1];
+    }
+    res->path = hs->data + path_at;
+    res->query = req->target[plen] == '?' ? hs->data + query_at : NULL;
     req->path = res->path;
     req->query = res->query;
     req->http_major = p->http_major;

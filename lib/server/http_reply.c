@@ -1,6 +1,7 @@
 /* HTTP/1.1 server: the handler's response API, whole or streamed. */
 #include "server/http_conn.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -9,20 +10,49 @@
 
 /* ---- responses ---- */
 
-static void response_free(aigw__http_response *res) {
+#define MAX_KEPT_BUF (16u * 1024u) /* a bigger buffer is not kept for the next request */
+
+/* Empties a buffer to reuse it, or frees it if it grew big. */
+static void buf_reuse(aigw__buf *b) {
+    if (b->cap > MAX_KEPT_BUF)
+        aigw__buf_free(b);
+    else
+        aigw__buf_clear(b);
+}
+
+void aigw__http_response_free(aigw__http_response *res) {
     if (!res)
         return;
-    for (size_t i = 0; i < res->req.nheaders; i++) {
-        aigw__free((char *)res->headers[i].name);
-        aigw__free((char *)res->headers[i].value);
-    }
     aigw__free(res->headers);
+    aigw__free(res->hoffs);
     aigw__buf_free(&res->url);
     aigw__buf_free(&res->body);
     aigw__buf_free(&res->hdrs);
-    aigw__free(res->path);
-    aigw__free(res->query);
+    aigw__buf_free(&res->hstore);
     aigw__free(res);
+}
+
+/* A completed response becomes the connection's spare: its buffers and
+ * header array serve the next request (no allocation per request). */
+static void response_recycle(conn *c, aigw__http_response *res) {
+    if (c->spare_res) {
+        aigw__http_response_free(res);
+        return;
+    }
+    aigw__http_response keep = *res;
+    memset(res, 0, sizeof(*res));
+    res->url = keep.url;
+    res->hdrs = keep.hdrs;
+    res->hstore = keep.hstore;
+    res->headers = keep.headers;
+    res->hoffs = keep.hoffs;
+    res->cap_headers = keep.cap_headers;
+    res->body = keep.body;
+    buf_reuse(&res->url);
+    buf_reuse(&res->hdrs);
+    buf_reuse(&res->hstore);
+    buf_reuse(&res->body);
+    c->spare_res = res;
 }
 
 /* The connection lets go of its response: freed if the handler never saw it
@@ -30,7 +60,7 @@ static void response_free(aigw__http_response *res) {
 void aigw__http_response_detach(aigw__http_response *res) {
     res->c = NULL;
     if (!res->dispatched || res->completed) {
-        response_free(res);
+        aigw__http_response_free(res);
         return;
     }
     aigw__http_disconnect_cb cb = res->on_disconnect;
@@ -39,12 +69,19 @@ void aigw__http_response_detach(aigw__http_response *res) {
         cb(res, res->disconnect_data); /* may complete (free) res */
 }
 
+/* Drops what a failed build appended to the output buffer. */
+static void truncate_out(aigw__buf *out, size_t mark) {
+    out->len = mark;
+    if (out->data)
+        out->data[mark] = 0;
+}
+
 /* The handler completed c's current response. */
 static void finish_exchange(conn *c, aigw__http_response *res, int failed) {
     int close_after = res->close_after || failed || c->srv->shutting_down;
     c->cur = NULL;
     res->c = NULL;
-    response_free(res);
+    response_recycle(c, res);
     c->served = 1;
     if (failed) {
         aigw__http_conn_close(c);
@@ -57,6 +94,18 @@ static void finish_exchange(conn *c, aigw__http_response *res, int failed) {
     aigw__http_conn_idle(c);
     if (!c->in_dispatch)
         aigw__http_conn_process(c);
+}
+
+/* "Content-Length: N\r\n" without printf. */
+static aigw_status content_length(aigw__buf *b, size_t len) {
+    char num[24];
+    char *p = num + sizeof(num);
+    *--p = 0;
+    do {
+        *--p = (char)('0' + len % 10);
+        len /= 10;
+    } while (len);
+    return aigw__buf_cat(b, "Content-Length: ", p, "\r\n", (char *)NULL);
 }
 
 static aigw_status build_head(aigw__http_response *res, aigw__buf *b, int status,
@@ -73,7 +122,7 @@ static aigw_status build_head(aigw__http_response *res, aigw__buf *b, int status
         st = aigw__buf_cat(b, "Content-Type: ", content_type, "\r\n", NULL);
     if (!st && !bodyless) {
         if (!streaming)
-            st = aigw__buf_printf(b, "Content-Length: %zu\r\n", len);
+            st = content_length(b, len);
         else if (res->req.http_major == 1 && res->req.http_minor == 0)
             res->close_after = 1; /* HTTP/1.0: the body ends with the connection */
         else {
@@ -113,20 +162,28 @@ aigw_status aigw__http_response_send(aigw__http_response *res, int status, const
     conn *c = res->c;
     if (!c) {
         res->completed = 1;
-        response_free(res);
+        aigw__http_response_free(res);
         return AIGW_ECANCELED;
     }
-    aigw__buf head = AIGW__BUF_INIT;
-    aigw_status st = build_head(res, &head, status, content_type, len, 0);
+    /* The head and the body are built in the connection's output buffer:
+     * one write() for both, this loop iteration. */
+    aigw__buf *out = aigw__http_conn_out(c);
+    size_t mark = out ? out->len : 0;
+    aigw_status st = out ? build_head(res, out, status, content_type, len, 0) : AIGW_ECANCELED;
     if (st) {
-        aigw__buf_free(&head);
+        if (out)
+            truncate_out(out, mark);
         return st;
     }
-    int rc = aigw__http_conn_write(c, head.data, head.len, body, res->head ? 0 : len, NULL, 0);
-    aigw__buf_free(&head);
+    int failed = !res->head && len &&
+                 (len > UINT_MAX - out->len || aigw__buf_append(out, body, len) != AIGW_OK);
+    if (failed)
+        truncate_out(out, mark);
+    else
+        aigw__http_conn_corked(c);
     res->completed = 1;
-    finish_exchange(c, res, rc != 0);
-    return rc ? AIGW_ECANCELED : AIGW_OK;
+    finish_exchange(c, res, failed);
+    return failed ? AIGW_ECANCELED : AIGW_OK;
 }
 
 aigw_status aigw__http_response_send_error(aigw__http_response *res, int status, const char *type,
@@ -152,19 +209,16 @@ aigw_status aigw__http_response_start(aigw__http_response *res, int status,
         res->started = 1;
         return AIGW_ECANCELED;
     }
-    aigw__buf head = AIGW__BUF_INIT;
-    aigw_status st = build_head(res, &head, status, content_type, 0, 1);
+    aigw__buf *out = aigw__http_conn_out(c);
+    size_t mark = out ? out->len : 0;
+    aigw_status st = out ? build_head(res, out, status, content_type, 0, 1) : AIGW_ECANCELED;
     if (st) {
-        aigw__buf_free(&head);
+        if (out)
+            truncate_out(out, mark);
         return st;
     }
     res->started = 1;
-    int rc = aigw__http_conn_write(c, head.data, head.len, NULL, 0, NULL, 0);
-    aigw__buf_free(&head);
-    if (rc) {
-        aigw__http_conn_close(c); /* the handler hears of it; res may be gone now */
-        return AIGW_ECANCELED;
-    }
+    aigw__http_conn_corked(c);
     return AIGW_OK;
 }
 
@@ -197,7 +251,7 @@ aigw_status aigw__http_response_end(aigw__http_response *res) {
     res->completed = 1;
     conn *c = res->c;
     if (!c) {
-        response_free(res);
+        aigw__http_response_free(res);
         return AIGW_ECANCELED;
     }
     int rc = 0;
@@ -220,5 +274,5 @@ int aigw__http_response_connected(const aigw__http_response *res) {
 }
 
 size_t aigw__http_response_pending(const aigw__http_response *res) {
-    return res && res->c ? res->c->pending_bytes : 0;
+    return res && res->c ? res->c->pending_bytes + res->c->out.len : 0;
 }

@@ -31,8 +31,13 @@ static const char *http_date(void) {
 }
 
 aigw_status aigw__http_status_line(aigw__buf *b, int status) {
-    return aigw__buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, aigw__http_reason(status),
-                            http_date());
+    if (status < 100 || status > 999)
+        return aigw__buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+                                aigw__http_reason(status), http_date());
+    char code[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), 0};
+    return aigw__buf_cat(b, "HTTP/1.1 ", code, " ", aigw__http_reason(status),
+                         "\r\nDate: ", http_date(), "\r\n", (char *)NULL);
 }
 
 const char *aigw__http_error_type(int status) {

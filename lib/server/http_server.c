@@ -91,6 +91,8 @@ void aigw__http_server_maybe_finish(aigw__http_server *srv) {
         uv_close((uv_handle_t *)&srv->listener, on_server_handle_closed);
     }
     uv_close((uv_handle_t *)&srv->shutdown_timer, on_server_handle_closed);
+    uv_close((uv_handle_t *)&srv->flush_idle, on_server_handle_closed);
+    uv_close((uv_handle_t *)&srv->flush_check, on_server_handle_closed);
 }
 
 static void force_close_all(aigw__http_server *srv) {
@@ -195,9 +197,13 @@ aigw_status aigw__http_server_new(uv_loop_t *loop, const char *host, int port,
         return aigw__error_set(err, AIGW_EIO, "http server: socket: %s", uv_strerror(rc));
     }
     uv_timer_init(loop, &srv->shutdown_timer);
+    uv_idle_init(loop, &srv->flush_idle);
+    uv_check_init(loop, &srv->flush_check);
     srv->listener.data = srv;
     srv->shutdown_timer.data = srv;
-    srv->open_handles = 2;
+    srv->flush_idle.data = srv;
+    srv->flush_check.data = srv;
+    srv->open_handles = 4;
     srv->listening = 1;
     if (srv->o.reuseport) {
         uv_os_fd_t fd;

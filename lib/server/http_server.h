@@ -45,7 +45,10 @@
  * thread, and must complete every response exactly once: either whole with
  * aigw__http_response_send() / _send_error(), or streaming with _start()
  * (headers, then Transfer-Encoding: chunked), any number of _write()s (each
- * flushed at once as one chunk) and _end(). Before completing it may add
+ * one chunk) and _end(). Nothing waits for more: what a loop iteration's
+ * callbacks wrote to a connection (a head and its body, several SSE events)
+ * leaves in one write() at the end of that iteration's I/O phase (or, if
+ * written outside it, before the loop next waits). Before completing it may add
  * headers. It may register a disconnect callback: called once if the
  * client goes (or the server is force-closed) before the response is
  * complete — the moment to cancel the upstream request. The request and

@@ -1,20 +1,43 @@
 /* The libuv glue for libcurl's multi_socket interface (see uv_multi.h). */
 #include "transport/uv_multi.h"
 
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "core/alloc.h"
 
-/* One socket curl asked us to watch. */
+/* Idle upstream connections the multi keeps (curl's default is 4 x the
+ * transfers in the multi, which closes connections whenever a loop's
+ * concurrency dips; nginx's `keepalive` is the same idea). */
+#define MAX_CACHED_CONNECTIONS 256L
+
+/* One socket curl asked us to watch. A socket this file opened (curl's
+ * connections, through on_open_socket) keeps its poller between transfers
+ * ("parked", still watching for readability) until curl closes it through
+ * on_close_socket: a reused keep-alive connection then costs no epoll_ctl,
+ * no allocation and no handle close per transfer. */
 typedef struct poller {
     uv_poll_t handle; /* handle.data == this poller */
     aigw__uv_multi *m;
     struct poller *prev, *next; /* the multi's open pollers */
+    curl_socket_t fd;
+    int events; /* what handle watches now (UV_READABLE | UV_WRITABLE), 0 stopped */
+    int parked; /* curl has no transfer on the socket now */
+    int owned;  /* opened by on_open_socket: closed by on_close_socket */
+    int closed; /* uv_close()d, freed in on_poller_closed */
 } poller;
 
 struct aigw__uv_multi {
     uv_loop_t *loop;
     CURLM *multi;
-    uv_timer_t timer; /* timer.data == this multi */
+    uv_timer_t timer;  /* timer.data == this multi */
+    uv_prepare_t kick; /* a 0 ms timeout: run before the loop next waits; data == this */
     poller *pollers;
+    poller **byfd; /* the poller of each fd, for sockets this file opened */
+    size_t nbyfd;
+    unsigned char *ownfd; /* fds opened by on_open_socket and not yet closed */
+    size_t nownfd;
     size_t open_handles; /* the timer and every poller not yet through its close callback */
     size_t running;      /* transfers added and not finished or removed */
     int depth;           /* nesting of drive() */
@@ -25,8 +48,37 @@ struct aigw__uv_multi {
 };
 
 static void handle_gone(aigw__uv_multi *m) {
-    if (--m->open_handles == 0 && m->closed)
+    if (--m->open_handles == 0 && m->closed) {
+        aigw__free(m->byfd);
+        aigw__free(m->ownfd);
         aigw__free(m);
+    }
+}
+
+/* A per-fd table (n entries of elem bytes) grown to hold index fd, new
+ * entries zeroed; NULL (tab unchanged) on failure. */
+static void *table_fit(void *tab, size_t *n, size_t elem, curl_socket_t fd) {
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd < *n)
+        return tab;
+    size_t cap = *n ? *n : 64;
+    while (cap <= (size_t)fd)
+        cap *= 2;
+    unsigned char *t = aigw__reallocarray(tab, cap, elem);
+    if (!t)
+        return NULL;
+    memset(t + *n * elem, 0, (cap - *n) * elem);
+    *n = cap;
+    return t;
+}
+
+static poller *poller_of(aigw__uv_multi *m, curl_socket_t fd) {
+    return fd >= 0 && (size_t)fd < m->nbyfd ? m->byfd[fd] : NULL;
+}
+
+static int fd_owned(aigw__uv_multi *m, curl_socket_t fd) {
+    return fd >= 0 && (size_t)fd < m->nownfd && m->ownfd[fd];
 }
 
 static void on_poller_closed(uv_handle_t *h) {
@@ -38,6 +90,11 @@ static void on_poller_closed(uv_handle_t *h) {
 
 static void poller_close(poller *p) {
     aigw__uv_multi *m = p->m;
+    if (p->closed)
+        return;
+    p->closed = 1;
+    if (poller_of(m, p->fd) == p)
+        m->byfd[p->fd] = NULL;
     if (p->prev)
         p->prev->next = p->next;
     else
@@ -62,6 +119,7 @@ static void do_close(aigw__uv_multi *m) {
     while (m->pollers)
         poller_close(m->pollers);
     uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&m->kick, on_timer_closed);
 }
 
 /* Reports every finished transfer; runs outside curl's callbacks. */
@@ -90,6 +148,14 @@ static void drive(aigw__uv_multi *m, curl_socket_t fd, int flags) {
 
 static void on_poll(uv_poll_t *h, int status, int events) {
     poller *p = h->data;
+    if (p->parked) {
+        /* An idle keep-alive connection became readable: the peer closed
+         * it (or sent garbage). Stop watching (level-triggered, it would
+         * fire again); curl finds it dead before reusing it and closes it. */
+        uv_poll_stop(h);
+        p->events = 0;
+        return;
+    }
     int flags = 0;
     if (status < 0) {
         flags = CURL_CSELECT_ERR;
@@ -109,11 +175,25 @@ static void on_timeout(uv_timer_t *t) {
     drive(t->data, CURL_SOCKET_TIMEOUT, 0);
 }
 
+static void on_kick(uv_prepare_t *h) {
+    uv_prepare_stop(h);
+    drive(h->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
 /* CURLMOPT_TIMERFUNCTION: only (re)arms the uv timer; curl is called from
- * on_timeout, never from here. */
+ * on_timeout, never from here. A 0 ms timeout (curl's "run me now", e.g.
+ * for a transfer just added) is run by a uv_prepare instead: in the same
+ * loop iteration, before the loop waits, rather than in the next
+ * iteration's timer phase after an extra non-blocking poll. */
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
     (void)multi;
     aigw__uv_multi *m = userp;
+    if (timeout_ms == 0) {
+        uv_timer_stop(&m->timer);
+        uv_prepare_start(&m->kick, on_kick);
+        return 0;
+    }
+    uv_prepare_stop(&m->kick);
     if (timeout_ms < 0)
         uv_timer_stop(&m->timer);
     else
@@ -125,12 +205,26 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
     (void)easy;
     aigw__uv_multi *m = userp;
-    poller *p = socketp;
+    poller *p = socketp ? socketp : poller_of(m, s);
+    if (p && p->closed) /* its socket was closed under it (not expected from curl) */
+        p = what == CURL_POLL_REMOVE ? NULL : poller_of(m, s);
     if (what == CURL_POLL_REMOVE) {
-        if (p) {
-            if (m->multi)
-                curl_multi_assign(m->multi, s, NULL);
+        if (!p)
+            return 0;
+        if (m->multi)
+            curl_multi_assign(m->multi, s, NULL);
+        if (!p->owned || m->closed) {
             poller_close(p);
+            return 0;
+        }
+        /* Curl keeps the connection for the next transfer: park the poller.
+         * Watching for readability only (a readable idle connection is a
+         * closed one, see on_poll); anything else would fire at once. */
+        p->parked = 1;
+        uv_unref((uv_handle_t *)&p->handle); /* an idle connection keeps no loop running */
+        if (p->events & ~UV_READABLE) {
+            uv_poll_stop(&p->handle);
+            p->events = 0;
         }
         return 0;
     }
@@ -143,19 +237,65 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         }
         p->handle.data = p;
         p->m = m;
+        p->fd = s;
         p->next = m->pollers;
         if (m->pollers)
             m->pollers->prev = p;
         m->pollers = p;
         m->open_handles++;
+        poller **t;
+        if (fd_owned(m, s) && (t = table_fit(m->byfd, &m->nbyfd, sizeof(*t), s))) {
+            m->byfd = t;
+            m->byfd[s] = p;
+            p->owned = 1;
+        }
+    }
+    if (p != socketp)
         curl_multi_assign(m->multi, s, p);
+    if (p->parked) {
+        p->parked = 0;
+        uv_ref((uv_handle_t *)&p->handle);
     }
     int events = 0;
     if (what & CURL_POLL_IN)
         events |= UV_READABLE;
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
-    return uv_poll_start(&p->handle, events, on_poll) ? -1 : 0;
+    if (events == p->events)
+        return 0; /* already so: no epoll_ctl */
+    if (uv_poll_start(&p->handle, events, on_poll))
+        return -1;
+    p->events = events;
+    return 0;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the socket as curl would make it, remembered
+ * as one whose poller may outlive a transfer. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *addr) {
+    aigw__uv_multi *m = clientp;
+    (void)purpose;
+    curl_socket_t s = socket(addr->family, addr->socktype, addr->protocol);
+    if (s == CURL_SOCKET_BAD)
+        return s;
+    unsigned char *t = table_fit(m->ownfd, &m->nownfd, 1, s);
+    if (t) {
+        m->ownfd = t;
+        m->ownfd[s] = 1;
+    }
+    return s;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: curl is done with a connection; its poller
+ * goes first (uv_close unregisters the fd while it is still open). */
+static int on_close_socket(void *clientp, curl_socket_t s) {
+    aigw__uv_multi *m = clientp;
+    poller *p = poller_of(m, s);
+    if (p)
+        poller_close(p);
+    if (s >= 0 && (size_t)s < m->nownfd)
+        m->ownfd[s] = 0;
+    return close(s);
 }
 
 aigw_status aigw__uv_multi_new(uv_loop_t *loop, aigw__uv_multi_done_fn done, void *user,
@@ -175,14 +315,21 @@ aigw_status aigw__uv_multi_new(uv_loop_t *loop, aigw__uv_multi_done_fn done, voi
     curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
     curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
+    curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, MAX_CACHED_CONNECTIONS);
     uv_timer_init(loop, &m->timer); /* cannot fail */
+    uv_prepare_init(loop, &m->kick);
     m->timer.data = m;
-    m->open_handles = 1;
+    m->kick.data = m;
+    m->open_handles = 2;
     *out = m;
     return AIGW_OK;
 }
 
 CURLMcode aigw__uv_multi_add(aigw__uv_multi *m, CURL *easy) {
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, m);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, m);
     CURLMcode rc = curl_multi_add_handle(m->multi, easy);
     if (rc == CURLM_OK)
         m->running++;

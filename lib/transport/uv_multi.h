@@ -6,8 +6,9 @@
  *  - every handle finds its context through ->data, never by casting one
  *    struct to another;
  *  - curl is never called from inside the timer callback curl invoked: that
- *    callback only (re)starts a uv_timer (a timeout of 0 included), whose
- *    own callback later calls curl_multi_socket_action;
+ *    callback only (re)starts a uv_timer — or, for a timeout of 0, a
+ *    uv_prepare, so "now" runs before the loop next waits — whose own
+ *    callback later calls curl_multi_socket_action;
  *  - each socket's uv_poll_t is stopped, uv_close()d and freed in its close
  *    callback, and the multi frees itself only after every handle closed.
  *
@@ -32,7 +33,12 @@ aigw_status aigw__uv_multi_new(uv_loop_t *loop, aigw__uv_multi_done_fn done, voi
                                aigw__uv_multi **out);
 
 /* Starts a transfer. Not from inside a curl callback (a write callback,
- * say): curl refuses recursive calls. */
+ * say): curl refuses recursive calls. Sets the easy handle's
+ * CURLOPT_OPENSOCKETFUNCTION and CURLOPT_CLOSESOCKETFUNCTION (and their
+ * data): the multi opens and closes its connections' sockets itself, so
+ * that a kept-alive connection's uv_poll can stay registered between
+ * transfers. The multi keeps up to 256 idle connections
+ * (CURLMOPT_MAXCONNECTS). */
 CURLMcode aigw__uv_multi_add(aigw__uv_multi *m, CURL *easy);
 
 /* Stops a transfer without reporting it; the easy handle is the caller's
