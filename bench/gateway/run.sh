@@ -265,6 +265,16 @@ start_serve() { # [base]: the base build's serve instead
     [ "$which" = base ] && bin=$base/cli/aigw-cli
     port=$(free_port)
     url[$which]="http://127.0.0.1:$port"
+    # serve routes every request and accounts it in a per-team budget
+    # (in memory, never exhausted), as a real gateway would; a base build
+    # from before routes and budgets existed (-B) runs without them.
+    local policy='  "routes": [ { "name": "bench", "match": { "model": "gpt-*" },
+                "backends": [ { "backend": "sim" } ] } ],
+  "budgets": [ { "name": "per-team", "scope": { "team": "*" },
+                 "cost": "input_tokens + 4*output_tokens",
+                 "limit": { "type": "token_bucket", "capacity": 9000000000,
+                            "refill_per_second": 9000000000 } } ],'
+    [ "$which" = base ] && [ "${BENCH_BASE_POLICY:-0}" = 0 ] && policy=
     cat >"$tmp/$which.json" <<EOF
 {
   "env_defaults": false,
@@ -272,6 +282,7 @@ start_serve() { # [base]: the base build's serve instead
   "backends": {
     "sim": { "schema": "openai", "base_url": "http://127.0.0.1:$sim_port/v1" }
   },
+$policy
   "gateway": {
     "listen": "127.0.0.1:$port",
     "workers": $workers,

@@ -172,12 +172,16 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 }
 
 static void on_timeout(uv_timer_t *t) {
-    drive(t->data, CURL_SOCKET_TIMEOUT, 0);
+    aigw__uv_multi *m = t->data;
+    uv_prepare_stop(&m->kick);
+    drive(m, CURL_SOCKET_TIMEOUT, 0);
 }
 
 static void on_kick(uv_prepare_t *h) {
+    aigw__uv_multi *m = h->data;
     uv_prepare_stop(h);
-    drive(h->data, CURL_SOCKET_TIMEOUT, 0);
+    uv_timer_stop(&m->timer);
+    drive(m, CURL_SOCKET_TIMEOUT, 0);
 }
 
 /* CURLMOPT_TIMERFUNCTION: only (re)arms the uv timer; curl is called from
@@ -189,7 +193,11 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
     (void)multi;
     aigw__uv_multi *m = userp;
     if (timeout_ms == 0) {
-        uv_timer_stop(&m->timer);
+        /* The prepare runs first when it can; the due timer makes sure the
+         * loop does not block in poll when "now" is asked for too late for
+         * this iteration's prepare phase (e.g. from the kick itself): a
+         * prepare handle does not shorten the poll timeout, a timer does. */
+        uv_timer_start(&m->timer, on_timeout, 0, 0);
         uv_prepare_start(&m->kick, on_kick);
         return 0;
     }
