@@ -22,65 +22,26 @@
 
 #include "aigw/aigw.h"
 #include "http_client.h"
+#include "budget_status.h"
+#include "gateway.h"
 #include "redis.h"
+#include "providers.h"
 #include "sim.h"
+#include "sim_pool.h"
 
 #define KEY "sk-SECRET-budgets-0123456789"
 
 /* ---- the providers, configured as tests/test_providers.c does ---- */
 
-typedef struct provider {
-    const char *name;    /* backend name, also the model prefix */
-    const char *backend; /* the backend's config, %s = simulator root URL */
-    const char *model;
-    int cut_after; /* simulator events before the first content chunk + 1 */
-} provider;
-
-static const provider providers[] = {
-    {"openai", "\"schema\":\"openai\",\"base_url\":\"%s/v1\",\"api_key\":\"" KEY "\"",
-     "gpt-4o-mini", 3},
-    {"anthropic",
-     "\"schema\":\"anthropic\",\"base_url\":\"%s/anthropic/v1\","
-     "\"api_key\":\"" KEY "\"",
-     "claude-sonnet-4-5", 4},
-    {"azure", "\"schema\":\"azure-openai\",\"base_url\":\"%s\",\"api_key\":\"" KEY "\"",
-     "my-gpt-4o", 3},
-    {"gemini",
-     "\"schema\":\"gemini\",\"base_url\":\"%s/gemini/v1beta\","
-     "\"api_key\":\"" KEY "\"",
-     "gemini-2.0-flash", 3},
-    {"vertex",
-     "\"schema\":\"gcp-vertex\",\"base_url\":\"%s/v1\","
-     "\"project\":\"proj\",\"location\":\"us-central1\","
-     "\"api_key\":\"" KEY "\"",
-     "gemini-2.0-flash", 3},
-    {"claude-vertex",
-     "\"schema\":\"gcp-anthropic\",\"base_url\":\"%s/v1\","
-     "\"project\":\"proj\",\"location\":\"us-east5\","
-     "\"api_key\":\"" KEY "\"",
-     "claude-sonnet-4-5@20250929", 4},
-    {"bedrock", "\"schema\":\"aws-bedrock\",\"region\":\"us-east-1\",\"base_url\":\"%s\"",
-     "anthropic.claude-3-5-sonnet-20240620-v1:0", 3},
-};
-#define N_PROVIDERS (sizeof providers / sizeof providers[0])
+typedef aigw_test_provider provider;
+static const provider *const providers = aigw_test_providers;
+#define N_PROVIDERS AIGW_TEST_N_PROVIDERS
 
 static aigw_test_sim sim;
 static char root[64];
 
 static void sim_setup(void) {
-    const char *args[] = {"--api-key",
-                          KEY,
-                          "--bearer-token",
-                          KEY,
-                          "--aws-access-key-id",
-                          "AKIDSIMULATOR",
-                          "--aws-secret-access-key",
-                          "SECRET/aws/key/0123456789",
-                          NULL};
-    setenv("AWS_ACCESS_KEY_ID", "AKIDSIMULATOR", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "SECRET/aws/key/0123456789", 1);
-    unsetenv("AWS_SESSION_TOKEN");
-    cr_assert_eq(aigw_test_sim_start(&sim, args), 0);
+    aigw_test_sim_start_providers(&sim, KEY);
     snprintf(root, sizeof root, "http://127.0.0.1:%d", sim.port);
 }
 
@@ -90,10 +51,9 @@ static void sim_teardown(void) {
 
 /* ---- helpers ---- */
 
+/* Monotonic seconds. */
 static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return aigw_test_now_ms() / 1e3;
 }
 
 static double wall(void) {
@@ -102,162 +62,36 @@ static double wall(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Sleeps s seconds (not at all when s <= 0). */
 static void sleep_s(double s) {
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static aigw_client *client_from(const char *config) {
-    aigw_client *c = NULL;
-    aigw_error *e = NULL;
-    cr_assert_eq(aigw_client_new_from_string(&c, config, &e), AIGW_OK, "%s\nconfig: %s",
-                 aigw_error_message(e), config);
-    return c;
+    aigw_test_sleep_until(aigw_test_now_ms() + s * 1e3);
 }
 
 /* A client with provider p (optionally a fault on every request), the
  * budgets array `budgets` and an optional "accounting" object. */
 static aigw_client *provider_client(const provider *p, const char *fault, const char *budgets) {
     char backend[512], config[4096];
-    snprintf(backend, sizeof backend, p->backend, root);
+    aigw_test_provider_backend(p, root, KEY, backend, sizeof backend);
     snprintf(config, sizeof config,
              "{\"env_defaults\":false,\"backends\":{\"%s\":{%s%s%s%s}},"
              "\"budgets\":%s}",
              p->name, backend, fault ? ",\"headers\":{\"x-sim-fault\":\"" : "", fault ? fault : "",
              fault ? "\"}" : "", budgets);
-    return client_from(config);
+    return aigw_test_client_new(config);
 }
 
 static const char *msg(const aigw_error *e) {
     return e ? aigw_error_message(e) : "(no error)";
 }
 
-/* The simulator's provider request count since its last reset. */
-static long long sim_requests(void) {
-    aigw_test_resp r = aigw_test_http(sim.port, "GET", "/sim/requests", NULL, NULL);
-    cr_assert_eq(r.status, 200);
-    json_object *o = aigw_test_json_parse(r.body);
-    long long n = aigw_test_json_int_at(o, "count");
-    json_object_put(o);
-    aigw_test_resp_free(&r);
-    return n;
-}
-
-static void sim_reset(void) {
-    aigw_test_resp r = aigw_test_http(sim.port, "POST", "/sim/reset", NULL, NULL);
-    cr_assert_eq(r.status, 200);
-    aigw_test_resp_free(&r);
-}
-
-/* aigw_budget_status() on a helper thread, so that a hang in the library
- * shows as a failure within 5 s instead of the suite's timeout. Returns the
- * JSON (free with aigw_free). */
-typedef struct status_call {
-    aigw_client *client;
-    char *json;
-    aigw_status st;
-    char message[512];
-    int done;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-} status_call;
-
-static void *status_main(void *arg) {
-    status_call *s = arg;
-    aigw_error *e = NULL;
-    char *json = NULL;
-    aigw_status st = aigw_budget_status(s->client, &json, &e);
-    pthread_mutex_lock(&s->mu);
-    s->st = st;
-    s->json = json;
-    snprintf(s->message, sizeof s->message, "%s", e ? aigw_error_message(e) : "");
-    s->done = 1;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    aigw_error_free(e);
-    return NULL;
-}
-
-static aigw_status budget_status_timed(aigw_client *c, char **json, char *message, size_t cap) {
-    /* leaked on a hang: the thread may still use it */
-    status_call *s = calloc(1, sizeof *s);
-    cr_assert_not_null(s);
-    s->client = c;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, status_main, s), 0);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 5;
-    pthread_mutex_lock(&s->mu);
-    while (!s->done)
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) != 0)
-            break;
-    int done = s->done;
-    pthread_mutex_unlock(&s->mu);
-    /* LIBRARY BUG (see /tmp/notes/budget-requests.md #1): with a "*" budget
-     * in the memory store, aigw_budget_status deadlocks. */
-    cr_assert(done, "aigw_budget_status did not return within 5 s (deadlock?)");
-    pthread_join(t, NULL);
-    aigw_status st = s->st;
-    *json = s->json;
-    if (message)
-        snprintf(message, cap, "%s", s->message);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    free(s);
-    return st;
-}
-
-/* One counter of aigw_budget_status(): budget `name`, the counter whose
- * instance contains `instance` (NULL: the only / unscoped one); the
- * member `field` ("remaining", "limit", "reset_seconds"). Fails the test
- * when it is not there. */
-static double counter(aigw_client *c, const char *name, const char *instance, const char *field) {
-    char *json = NULL, why[512];
-    cr_assert_eq(budget_status_timed(c, &json, why, sizeof why), AIGW_OK, "%s", why);
-    json_object *o = aigw_test_json_parse(json);
-    json_object *list = aigw_test_json_at(o, "budgets");
-    cr_assert_not_null(list, "%s", json);
-    double v = NAN;
-    int found = 0;
-    for (size_t i = 0; i < json_object_array_length(list) && !found; i++) {
-        json_object *b = json_object_array_get_idx(list, i);
-        const char *bn = aigw_test_json_str_at(b, "name");
-        if (!bn || strcmp(bn, name))
-            continue;
-        json_object *cs = aigw_test_json_at(b, "counters");
-        cr_assert_not_null(cs, "budget %s has no counters: %s", name, json);
-        for (size_t k = 0; k < json_object_array_length(cs); k++) {
-            json_object *cn = json_object_array_get_idx(cs, k);
-            const char *inst = aigw_test_json_str_at(cn, "instance");
-            if (instance ? (inst && strstr(inst, instance)) : (!inst || !*inst || k == 0)) {
-                json_object *f = aigw_test_json_at(cn, field);
-                cr_assert_not_null(f, "counter has no %s: %s", field, json);
-                v = json_object_get_double(f);
-                found = 1;
-                break;
-            }
-        }
-    }
-    cr_assert(found, "no counter %s/%s in %s", name, instance ? instance : "", json);
-    json_object_put(o);
-    aigw_free(json);
-    return v;
-}
-
 static double remaining(aigw_client *c, const char *name, const char *instance) {
-    return counter(c, name, instance, "remaining");
+    return aigw_test_budget_counter(c, name, instance, "remaining");
 }
 
 /* The store the status listing says it reads. */
 static void expect_store(aigw_client *c, const char *store) {
     char *json = NULL, why[512];
-    cr_assert_eq(budget_status_timed(c, &json, why, sizeof why), AIGW_OK, "%s", why);
+    cr_assert_eq(aigw_test_budget_status(c, &json, why, sizeof why), AIGW_OK, "%s", why);
     json_object *o = aigw_test_json_parse(json);
     const char *s = aigw_test_json_str_at(o, "store");
     cr_expect(s && !strcmp(s, store), "store %s, want %s: %s", s ? s : "(none)", store, json);
@@ -281,12 +115,21 @@ static void estimate(const char *request, long long *in, long long *out) {
     json_object_put(o);
 }
 
-static void chat_request(const provider *p, const char *extra, char *out, size_t n) {
-    snprintf(out, n,
-             "{\"model\":\"%s/%s\",\"max_tokens\":100,\"messages\":["
-             "{\"role\":\"system\",\"content\":\"be brief\"},"
-             "{\"role\":\"user\",\"content\":\"hello there friend\"}]%s}",
-             p->name, p->model, extra ? extra : "");
+/* Call options that report into info (zeroed first). */
+static aigw_call_options info_opts(aigw_call_info *info) {
+    memset(info, 0, sizeof *info);
+    aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
+    opts.info = info;
+    return opts;
+}
+
+/* A whole chat call that must succeed (its answer is dropped). */
+static void chat_ok(aigw_client *c, const char *req, const aigw_call_options *opts) {
+    char *out = NULL;
+    aigw_error *e = NULL;
+    cr_assert_eq(aigw_call(c, AIGW_OP_CHAT, req, opts, NULL, NULL, &out, &e), AIGW_OK, "%s",
+                 msg(e));
+    aigw_free(out);
 }
 
 /* What a stream delivered. */
@@ -310,6 +153,14 @@ static int on_chunk(const char *json, size_t len, void *user) {
     return s->stop_after && s->chunks >= s->stop_after;
 }
 
+/* aigw_call of chat request req: whole (the answer into *out) or streamed
+ * (the chunks to on_chunk, into s). */
+static aigw_status chat_call(aigw_client *c, int stream, const char *req,
+                             const aigw_call_options *opts, seen *s, char **out, aigw_error **e) {
+    return aigw_call(c, stream ? AIGW_OP_CHAT_STREAM : AIGW_OP_CHAT, req, opts, on_chunk, s,
+                     stream ? NULL : out, e);
+}
+
 /* ---- refusals ---- */
 
 TestSuite(budgets, .init = sim_setup, .fini = sim_teardown, .timeout = 80);
@@ -322,17 +173,13 @@ TestSuite(budgets, .init = sim_setup, .fini = sim_teardown, .timeout = 80);
 Test(budgets, refusal_names_the_budget_and_makes_no_upstream_request) {
     aigw_client *c = provider_client(&providers[0], NULL, TIGHT);
     char req[1024];
-    chat_request(&providers[0], NULL, req, sizeof req); /* max_tokens 100: exactly the capacity */
+    aigw_test_provider_chat_request(&providers[0], NULL, req,
+                                    sizeof req); /* max_tokens 100: exactly the capacity */
     aigw_call_info info;
-    memset(&info, 0, sizeof info);
-    aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-    opts.info = &info;
+    aigw_call_options opts = info_opts(&info);
+    chat_ok(c, req, &opts);
     char *out = NULL;
     aigw_error *e = NULL;
-    cr_assert_eq(aigw_call(c, AIGW_OP_CHAT, req, &opts, NULL, NULL, &out, &e), AIGW_OK, "%s",
-                 msg(e));
-    aigw_free(out);
-    out = NULL;
     cr_expect_eq(info.ratelimit.known, 1);
     cr_expect_str_eq(info.ratelimit.budget, "tight");
     cr_expect_float_eq(info.ratelimit.limit, 100, 1e-9);
@@ -343,7 +190,7 @@ Test(budgets, refusal_names_the_budget_and_makes_no_upstream_request) {
     cr_expect(left >= 96 - 1e-9 && left < 98, "remaining %f", left);
 
     /* The same request again needs 100: refused, before any upstream request. */
-    sim_reset();
+    aigw_test_sim_reset(&sim);
     memset(&info, 0, sizeof info);
     aigw_status st = aigw_call(c, AIGW_OP_CHAT, req, &opts, NULL, NULL, &out, &e);
     cr_assert_eq(st, AIGW_EBUDGET, "%s: %s", aigw_status_name(st), msg(e));
@@ -364,7 +211,7 @@ Test(budgets, refusal_names_the_budget_and_makes_no_upstream_request) {
     cr_expect(info.ratelimit.retry_after_seconds > 0 && info.ratelimit.retry_after_seconds <= 4.01,
               "retry after %f", info.ratelimit.retry_after_seconds);
     cr_expect_eq(info.attempts, 0);
-    cr_expect_eq(sim_requests(), 0, "the refused call reached the upstream");
+    cr_expect_eq(aigw_test_sim_count(&sim), 0, "the refused call reached the upstream");
     aigw_error_free(e);
     e = NULL;
 
@@ -379,14 +226,14 @@ Test(budgets, refusal_names_the_budget_and_makes_no_upstream_request) {
     cr_assert_eq(st, AIGW_EBUDGET, "%s: %s", aigw_status_name(st), msg(e));
     cr_expect(strstr(msg(e), "tight") != NULL, "%s", msg(e));
     cr_expect_float_eq(info.ratelimit.retry_after_seconds, -1, 1e-9);
-    cr_expect_eq(sim_requests(), 0);
+    cr_expect_eq(aigw_test_sim_count(&sim), 0);
     aigw_error_free(e);
     e = NULL;
 
     /* The plain API (aigw_chat = aigw_call without options) is refused too. */
     st = aigw_chat(c, req, &out, &e);
     cr_expect_eq(st, AIGW_EBUDGET, "%s", aigw_status_name(st));
-    cr_expect_eq(sim_requests(), 0);
+    cr_expect_eq(aigw_test_sim_count(&sim), 0);
     aigw_error_free(e);
     aigw_client_free(c);
 }
@@ -448,11 +295,10 @@ static aigw_status run_async(aigw_client *c, aigw_op op, const char *req,
 Test(budgets, async_calls_reserve_refuse_and_settle) {
     aigw_client *c = provider_client(&providers[0], NULL, TIGHT);
     char req[1024];
-    chat_request(&providers[0], ",\"stream_options\":{\"include_usage\":true}", req, sizeof req);
+    aigw_test_provider_chat_request(&providers[0], ",\"stream_options\":{\"include_usage\":true}",
+                                    req, sizeof req);
     aigw_call_info info;
-    memset(&info, 0, sizeof info);
-    aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-    opts.info = &info;
+    aigw_call_options opts = info_opts(&info);
     async_result r;
     cr_assert_eq(run_async(c, AIGW_OP_CHAT_STREAM, req, &opts, &r), AIGW_OK, "%s", r.message);
     cr_assert_eq(r.status, AIGW_OK, "%s", r.message);
@@ -463,7 +309,7 @@ Test(budgets, async_calls_reserve_refuse_and_settle) {
     free(r.response);
 
     /* Refused, from the call itself or through done; never upstream. */
-    sim_reset();
+    aigw_test_sim_reset(&sim);
     memset(&info, 0, sizeof info);
     aigw_status st = run_async(c, AIGW_OP_CHAT, req, &opts, &r);
     aigw_status final = st != AIGW_OK ? st : r.status;
@@ -472,7 +318,7 @@ Test(budgets, async_calls_reserve_refuse_and_settle) {
     cr_expect_eq(info.ratelimit.known, 1);
     cr_expect_str_eq(info.ratelimit.budget, "tight");
     cr_expect(info.ratelimit.retry_after_seconds > 0, "%f", info.ratelimit.retry_after_seconds);
-    cr_expect_eq(sim_requests(), 0);
+    cr_expect_eq(aigw_test_sim_count(&sim), 0);
     free(r.response);
     aigw_client_free(c);
 }
@@ -493,17 +339,15 @@ Test(budgets, every_adapter_settles_with_the_real_usage_whole_and_streamed) {
             int stream = mode > 0;
             aigw_client *c = provider_client(p, NULL, SPEND);
             char req[1024];
-            chat_request(p, mode == 1 ? ",\"stream_options\":{\"include_usage\":true}" : NULL, req,
-                         sizeof req);
+            aigw_test_provider_chat_request(
+                p, mode == 1 ? ",\"stream_options\":{\"include_usage\":true}" : NULL, req,
+                sizeof req);
             aigw_call_info info;
-            memset(&info, 0, sizeof info);
-            aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-            opts.info = &info;
+            aigw_call_options opts = info_opts(&info);
             char *out = NULL;
             aigw_error *e = NULL;
             seen s = {0, 0, -1, -1};
-            aigw_status st = aigw_call(c, stream ? AIGW_OP_CHAT_STREAM : AIGW_OP_CHAT, req, &opts,
-                                       on_chunk, &s, stream ? NULL : &out, &e);
+            aigw_status st = chat_call(c, stream, req, &opts, &s, &out, &e);
             cr_assert_eq(st, AIGW_OK, "%s %s: %s", p->name, stream ? "stream" : "whole", msg(e));
             long long in = s.in, o = s.out;
             if (mode == 2) { /* no usage chunk: the deterministic numbers */
@@ -541,8 +385,7 @@ Test(budgets, every_adapter_settles_with_the_real_usage_whole_and_streamed) {
     char *out = NULL;
     aigw_error *e = NULL;
     aigw_call_info info;
-    aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-    opts.info = &info;
+    aigw_call_options opts = info_opts(&info);
     cr_assert_eq(aigw_call(c, AIGW_OP_EMBED,
                            "{\"model\":\"openai/text-embedding-3-small\",\"input\":\"one two "
                            "three\"}",
@@ -577,11 +420,9 @@ Test(budgets, an_aborted_stream_settles_with_the_usage_seen_so_far) {
         /* (1) the caller stops after the first chunk */
         aigw_client *c = provider_client(p, NULL, SPEND);
         char req[1024];
-        chat_request(p, NULL, req, sizeof req);
+        aigw_test_provider_chat_request(p, NULL, req, sizeof req);
         aigw_call_info info;
-        memset(&info, 0, sizeof info);
-        aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-        opts.info = &info;
+        aigw_call_options opts = info_opts(&info);
         aigw_error *e = NULL;
         seen s = {0, 1, -1, -1};
         aigw_status st = aigw_call(c, AIGW_OP_CHAT_STREAM, req, &opts, on_chunk, &s, NULL, &e);
@@ -629,19 +470,17 @@ Test(budgets, an_upstream_failure_refunds_the_reservation) {
         for (int stream = 0; stream < 2; stream++) {
             aigw_client *c = provider_client(p, "status=500", SPEND);
             char req[1024];
-            chat_request(p, NULL, req, sizeof req);
+            aigw_test_provider_chat_request(p, NULL, req, sizeof req);
             aigw_call_info info;
-            memset(&info, 0, sizeof info);
-            aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-            opts.info = &info;
+            aigw_call_options opts = info_opts(&info);
             char *out = NULL;
             aigw_error *e = NULL;
             seen s = {0, 0, -1, -1};
-            sim_reset();
-            aigw_status st = aigw_call(c, stream ? AIGW_OP_CHAT_STREAM : AIGW_OP_CHAT, req, &opts,
-                                       on_chunk, &s, stream ? NULL : &out, &e);
+            aigw_test_sim_reset(&sim);
+            aigw_status st = chat_call(c, stream, req, &opts, &s, &out, &e);
             cr_expect_eq(st, AIGW_EUPSTREAM, "%s: %s %s", p->name, aigw_status_name(st), msg(e));
-            cr_expect_geq(sim_requests(), 1, "%s: the call never went upstream", p->name);
+            cr_expect_geq(aigw_test_sim_count(&sim), 1, "%s: the call never went upstream",
+                          p->name);
             aigw_error_free(e);
             double left = remaining(c, "spend", NULL);
             cr_expect_float_eq(left, 10000, 1e-9, "%s %s: remaining %f after a failure", p->name,
@@ -695,11 +534,11 @@ static void expect_refused(aigw_client *c, const char *req, const char *user, co
     "c d\"}]" user_field "}"
 
 Test(budgets, per_user_from_the_request_and_from_the_options) {
-    aigw_client *c =
-        client_from("{\"budgets\":[{\"name\":\"per-user\",\"scope\":{\"user\":\"*\"},"
-                    "\"cost\":\"requests\",\"limit\":{\"type\":\"token_bucket\",\"capacity\":"
-                    "2,"
-                    "\"refill_per_second\":0}}]}");
+    aigw_client *c = aigw_test_client_new(
+        "{\"budgets\":[{\"name\":\"per-user\",\"scope\":{\"user\":\"*\"},"
+        "\"cost\":\"requests\",\"limit\":{\"type\":\"token_bucket\",\"capacity\":"
+        "2,"
+        "\"refill_per_second\":0}}]}");
     const char *alice = MOCK_REQ(",\"user\":\"alice\""), *bob = MOCK_REQ(",\"user\":\"bob\"");
     const char *anon = MOCK_REQ("");
     expect_admitted(c, alice, NULL, NULL, NULL, "alice 1");
@@ -720,7 +559,7 @@ Test(budgets, per_user_from_the_request_and_from_the_options) {
 }
 
 Test(budgets, per_team_per_key_and_two_budgets_at_once) {
-    aigw_client *c = client_from(
+    aigw_client *c = aigw_test_client_new(
         "{\"budgets\":["
         "{\"name\":\"per-team\",\"scope\":{\"team\":\"*\"},"
         "\"cost\":\"input_tokens + 4*output_tokens\","
@@ -749,9 +588,7 @@ Test(budgets, per_team_per_key_and_two_budgets_at_once) {
     cr_expect_float_eq(remaining(c, "ci-key", NULL), 3, 1e-9);
     /* no team, no key: nothing applies */
     aigw_call_info info;
-    memset(&info, 0, sizeof info);
-    aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-    opts.info = &info;
+    aigw_call_options opts = info_opts(&info);
     char *out = NULL;
     cr_expect_eq(aigw_call(c, AIGW_OP_CHAT, req, &opts, NULL, NULL, &out, NULL), AIGW_OK);
     aigw_free(out);
@@ -781,7 +618,7 @@ Test(budgets, model_lists_cost_expressions_and_a_price_table_in_dollars) {
              "{\"name\":\"route-gpt\",\"scope\":{\"route\":[\"gpt\"]},\"cost\":\"requests\","
              "\"limit\":{\"type\":\"window\",\"per\":\"day\",\"max\":100}}]}",
              root);
-    aigw_client *c = client_from(config);
+    aigw_client *c = aigw_test_client_new(config);
     const char *mini = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":"
                        "\"system\",\"content\":\"be brief\"},{\"role\":\"user\",\"content\":"
                        "\"hello there friend\"}]}";
@@ -827,30 +664,25 @@ Test(budgets, a_spent_backend_budget_moves_the_call_to_the_next_backend) {
              "{\"name\":\"b-only\",\"scope\":{\"backend\":[\"b\"]},\"cost\":\"requests\","
              "\"limit\":{\"type\":\"window\",\"per\":\"day\",\"max\":1}}]}",
              root, root);
-    aigw_client *c = client_from(config);
+    aigw_client *c = aigw_test_client_new(config);
     const char *req = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":"
                       "\"user\",\"content\":\"hello there friend\"}]}";
     aigw_call_info info;
-    aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-    opts.info = &info;
-    char *out = NULL;
-    aigw_error *e = NULL;
-    cr_assert_eq(aigw_call(c, AIGW_OP_CHAT, req, &opts, NULL, NULL, &out, &e), AIGW_OK, "%s",
-                 msg(e));
-    aigw_free(out);
+    aigw_call_options opts = info_opts(&info);
+    chat_ok(c, req, &opts);
     cr_expect_str_eq(info.backend, "a");
     cr_expect_float_eq(remaining(c, "a-only", NULL), 0, 1e-9);
-    cr_assert_eq(aigw_call(c, AIGW_OP_CHAT, req, &opts, NULL, NULL, &out, &e), AIGW_OK, "%s",
-                 msg(e));
-    aigw_free(out);
+    chat_ok(c, req, &opts);
     cr_expect_str_eq(info.backend, "b", "a's budget is spent: want b, got %s", info.backend);
     cr_expect_float_eq(remaining(c, "b-only", NULL), 0, 1e-9);
     /* both spent: refused, no upstream request */
-    sim_reset();
+    aigw_test_sim_reset(&sim);
+    char *out = NULL;
+    aigw_error *e = NULL;
     aigw_status st = aigw_call(c, AIGW_OP_CHAT, req, &opts, NULL, NULL, &out, &e);
     cr_expect_eq(st, AIGW_EBUDGET, "%s: %s", aigw_status_name(st), msg(e));
     cr_expect(e && (strstr(msg(e), "a-only") || strstr(msg(e), "b-only")), "%s", msg(e));
-    cr_expect_eq(sim_requests(), 0);
+    cr_expect_eq(aigw_test_sim_count(&sim), 0);
     aigw_error_free(e);
     aigw_client_free(c);
 }
@@ -869,9 +701,9 @@ static aigw_status mock_call(aigw_client *c, aigw_call_info *info) {
 }
 
 Test(budgets, a_token_bucket_refills_at_its_rate_up_to_its_capacity) {
-    aigw_client *c = client_from("{\"budgets\":[{\"name\":\"fast\",\"cost\":\"requests\","
-                                 "\"limit\":{\"type\":\"token_bucket\",\"capacity\":2,"
-                                 "\"refill_per_second\":10}}]}");
+    aigw_client *c = aigw_test_client_new("{\"budgets\":[{\"name\":\"fast\",\"cost\":\"requests\","
+                                          "\"limit\":{\"type\":\"token_bucket\",\"capacity\":2,"
+                                          "\"refill_per_second\":10}}]}");
     aigw_call_info info;
     double t0 = mono();
     cr_assert_eq(mock_call(c, &info), AIGW_OK);
@@ -908,8 +740,9 @@ Test(budgets, a_token_bucket_refills_at_its_rate_up_to_its_capacity) {
 }
 
 Test(budgets, a_fixed_window_refuses_until_it_ends) {
-    aigw_client *c = client_from("{\"budgets\":[{\"name\":\"minute\",\"cost\":\"requests\","
-                                 "\"limit\":{\"type\":\"window\",\"per\":\"minute\",\"max\":3}}]}");
+    aigw_client *c =
+        aigw_test_client_new("{\"budgets\":[{\"name\":\"minute\",\"cost\":\"requests\","
+                             "\"limit\":{\"type\":\"window\",\"per\":\"minute\",\"max\":3}}]}");
     /* Not across a minute boundary while filling it. */
     double into = fmod(wall(), 60);
     if (into > 58.5)
@@ -927,7 +760,7 @@ Test(budgets, a_fixed_window_refuses_until_it_ends) {
               "retry after %f, the window ends in %f", info.ratelimit.retry_after_seconds, left);
     cr_expect(fabs(info.ratelimit.reset_seconds - left) <= 1.05, "reset %f, the window ends in %f",
               info.ratelimit.reset_seconds, left);
-    cr_expect(fabs(counter(c, "minute", NULL, "reset_seconds") - left) <= 1.05);
+    cr_expect(fabs(aigw_test_budget_counter(c, "minute", NULL, "reset_seconds") - left) <= 1.05);
     /* Still refused a little later in the same window. */
     if (left > 0.5) {
         sleep_s(0.2);
@@ -1014,7 +847,7 @@ static long long hammer_run(aigw_client **clients, int n_clients) {
     "\"token_bucket\",\"capacity\":5000,\"refill_per_second\":0}}]"
 
 Test(budgets, sixty_four_threads_in_memory_never_overspend) {
-    aigw_client *c = client_from("{\"budgets\":" EXACT_BUDGET "}");
+    aigw_client *c = aigw_test_client_new("{\"budgets\":" EXACT_BUDGET "}");
     long long admitted = hammer_run(&c, 1);
     cr_expect_eq(admitted, 5000 / 9, "%lld admitted, want %d", admitted, 5000 / 9);
     cr_expect_leq(admitted * 9, 5000);
@@ -1047,7 +880,7 @@ static aigw_client *redis_client(const char *budgets) {
              "\"host\":\"127.0.0.1\",\"port\":%d,\"prefix\":\"aigw:test:%d:\","
              "\"timeout_ms\":2000}}}", /* generous: a loaded machine is not a store error */
              budgets, redis.port, (int)getpid());
-    return client_from(config);
+    return aigw_test_client_new(config);
 }
 
 Test(budgets_redis, settles_refuses_and_is_shared_between_clients) {
@@ -1141,7 +974,7 @@ Test(budgets_redis, a_restart_fails_closed_or_open_then_recovers) {
         expect_admitted(c, req, "nobody", NULL, NULL, "no budget applies");
     }
     char *json = NULL;
-    cr_expect_neq(budget_status_timed(c, &json, NULL, 0), AIGW_OK,
+    cr_expect_neq(aigw_test_budget_status(c, &json, NULL, 0), AIGW_OK,
                   "status read Redis while it was down");
     aigw_free(json);
 
@@ -1161,7 +994,7 @@ Test(budgets_redis, settles_streams_aborts_and_refunds_in_redis) {
     sim_setup();
     const provider *p = &providers[0];
     char backend[512], config[4096];
-    snprintf(backend, sizeof backend, p->backend, root);
+    aigw_test_provider_backend(p, root, KEY, backend, sizeof backend);
     for (int mode = 0; mode < 4; mode++) {
         snprintf(config, sizeof config,
                  "{\"env_defaults\":false,\"backends\":{\"%s\":{%s%s}},\"budgets\":%s,"
@@ -1169,12 +1002,12 @@ Test(budgets_redis, settles_streams_aborts_and_refunds_in_redis) {
                  "\"aigw:test:%d:%d:\"}}}",
                  p->name, backend, mode == 3 ? ",\"headers\":{\"x-sim-fault\":\"status=500\"}" : "",
                  SPEND, redis.port, (int)getpid(), mode);
-        aigw_client *c = client_from(config);
+        aigw_client *c = aigw_test_client_new(config);
         char req[1024];
-        chat_request(p, ",\"stream_options\":{\"include_usage\":true}", req, sizeof req);
+        aigw_test_provider_chat_request(p, ",\"stream_options\":{\"include_usage\":true}", req,
+                                        sizeof req);
         aigw_call_info info;
-        aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-        opts.info = &info;
+        aigw_call_options opts = info_opts(&info);
         char *out = NULL;
         aigw_error *e = NULL;
         seen s = {0, mode == 2 ? 1 : 0, -1, -1};
@@ -1214,10 +1047,9 @@ static void cancel_now(uv_timer_t *t) {
 Test(budgets, async_calls_settle_when_stopped_refund_when_failed_or_canceled) {
     const provider *anth = &providers[1];
     char req[1024];
-    chat_request(anth, NULL, req, sizeof req);
+    aigw_test_provider_chat_request(anth, NULL, req, sizeof req);
     aigw_call_info info;
-    aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-    opts.info = &info;
+    aigw_call_options opts = info_opts(&info);
     async_result r;
 
     /* stopped by the chunk callback after the first chunk */
@@ -1242,7 +1074,7 @@ Test(budgets, async_calls_settle_when_stopped_refund_when_failed_or_canceled) {
 
     /* canceled before the (slow) answer: refunded */
     c = provider_client(&providers[0], "latency_ms=2000", SPEND);
-    chat_request(&providers[0], NULL, req, sizeof req);
+    aigw_test_provider_chat_request(&providers[0], NULL, req, sizeof req);
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     memset(&r, 0, sizeof r);
@@ -1272,25 +1104,22 @@ Test(budgets, async_calls_settle_when_stopped_refund_when_failed_or_canceled) {
 /* ---- estimates, retries, copied options ---- */
 
 Test(budgets, the_estimate_uses_max_completion_tokens_max_tokens_or_the_default) {
-    aigw_client *c = client_from("{\"budgets\":[{\"name\":\"out\",\"cost\":\"output_tokens\","
-                                 "\"limit\":{\"type\":\"token_bucket\",\"capacity\":1000,"
-                                 "\"refill_per_second\":0}}],"
-                                 "\"accounting\":{\"default_max_tokens\":50}}");
+    aigw_client *c =
+        aigw_test_client_new("{\"budgets\":[{\"name\":\"out\",\"cost\":\"output_tokens\","
+                             "\"limit\":{\"type\":\"token_bucket\",\"capacity\":1000,"
+                             "\"refill_per_second\":0}}],"
+                             "\"accounting\":{\"default_max_tokens\":50}}");
     aigw_call_info info;
-    aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-    opts.info = &info;
-    char *out = NULL;
+    aigw_call_options opts = info_opts(&info);
     aigw_error *e = NULL;
     /* info.ratelimit is the state after this call's reservation */
-    cr_assert_eq(aigw_call(c, AIGW_OP_CHAT, MOCK_REQ(""), &opts, NULL, NULL, &out, &e), AIGW_OK);
-    aigw_free(out);
+    chat_ok(c, MOCK_REQ(""), &opts);
     cr_expect_float_eq(info.ratelimit.remaining, 1000 - 4, 1e-9, "max_tokens 4: %f",
                        info.ratelimit.remaining);
     cr_expect_float_eq(remaining(c, "out", NULL), 1000 - 4, 1e-9);
     const char *no_max = "{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":"
                          "\"a b c d\"}]}";
-    cr_assert_eq(aigw_call(c, AIGW_OP_CHAT, no_max, &opts, NULL, NULL, &out, &e), AIGW_OK);
-    aigw_free(out);
+    chat_ok(c, no_max, &opts);
     cr_expect_float_eq(info.ratelimit.remaining, 996 - 50, 1e-9, "default_max_tokens 50: %f",
                        info.ratelimit.remaining);
     cr_expect_float_eq(remaining(c, "out", NULL), 996 - 4, 1e-9, "settled with the real 4");
@@ -1323,19 +1152,17 @@ Test(budgets, a_retried_call_is_charged_once_and_its_failed_attempt_refunded) {
              "{\"name\":\"good-only\",\"scope\":{\"backend\":[\"good\"]},\"cost\":\"requests\","
              "\"limit\":{\"type\":\"window\",\"per\":\"day\",\"max\":10}}]}",
              root, root);
-    aigw_client *c = client_from(config);
+    aigw_client *c = aigw_test_client_new(config);
     for (int stream = 0; stream < 2; stream++) {
         const char *req = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":100,\"messages\":[{\"role\":"
                           "\"system\",\"content\":\"be brief\"},{\"role\":\"user\",\"content\":"
                           "\"hello there friend\"}]}";
         aigw_call_info info;
-        aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
-        opts.info = &info;
+        aigw_call_options opts = info_opts(&info);
         char *out = NULL;
         aigw_error *e = NULL;
         seen s = {0, 0, -1, -1};
-        aigw_status st = aigw_call(c, stream ? AIGW_OP_CHAT_STREAM : AIGW_OP_CHAT, req, &opts,
-                                   on_chunk, &s, stream ? NULL : &out, &e);
+        aigw_status st = chat_call(c, stream, req, &opts, &s, &out, &e);
         cr_assert_eq(st, AIGW_OK, "%s", msg(e));
         aigw_free(out);
         cr_expect_eq(info.attempts, 2);
@@ -1354,9 +1181,9 @@ Test(budgets, a_retried_call_is_charged_once_and_its_failed_attempt_refunded) {
  * before the loop runs. */
 Test(budgets, async_calls_copy_the_identity) {
     aigw_client *c =
-        client_from("{\"budgets\":[{\"name\":\"per-user\",\"scope\":{\"user\":\"*\"},"
-                    "\"cost\":\"requests\",\"limit\":{\"type\":\"window\",\"per\":\"day\","
-                    "\"max\":5}}]}");
+        aigw_test_client_new("{\"budgets\":[{\"name\":\"per-user\",\"scope\":{\"user\":\"*\"},"
+                             "\"cost\":\"requests\",\"limit\":{\"type\":\"window\",\"per\":\"day\","
+                             "\"max\":5}}]}");
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     async_result r[3];
@@ -1404,7 +1231,7 @@ Test(budgets_redis, a_password_from_the_environment) {
     setenv("AIGW_TEST_REDIS_PW", "s3cret-budgets", 1);
     setenv("AIGW_TEST_REDIS_BAD", "wrong", 1);
     snprintf(config, sizeof config, fmt, locked.port, "AIGW_TEST_REDIS_PW");
-    aigw_client *c = client_from(config);
+    aigw_client *c = aigw_test_client_new(config);
     cr_expect_eq(mock_call(c, NULL), AIGW_OK);
     cr_expect_float_eq(remaining(c, "pw", NULL), 9, 1e-9);
     aigw_client_free(c);

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -25,9 +24,12 @@
 
 #include "aigw/aigw.h"
 #include "http_client.h"
+#include "budget_status.h"
+#include "gateway.h"
 #include "redis.h"
 #include "serve_proc.h"
 #include "sim.h"
+#include "sim_pool.h"
 
 #define UP_KEY "sk-upstream-budgets"
 #define CI_KEY "sk-gw-budgets-ci"
@@ -38,18 +40,14 @@ static aigw_client *client;
 static aigw_server *server;
 static int port;
 
+/* Monotonic seconds. */
 static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return aigw_test_now_ms() / 1e3;
 }
 
+/* Sleeps s seconds (not at all when s <= 0). */
 static void sleep_s(double s) {
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    aigw_test_sleep_until(aigw_test_now_ms() + s * 1e3);
 }
 
 static void key_hash(const char *key, char hex[65]) {
@@ -85,12 +83,8 @@ static void teardown(void) {
         if (gws[i].pid > 0)
             aigw_test_serve_stop(&gws[i], 0);
     aigw_test_redis_stop(&redis);
-    if (server) {
-        aigw_server_shutdown(server, 1000);
-        aigw_server_wait(server);
-        aigw_server_free(server);
-        server = NULL;
-    }
+    aigw_test_gateway_stop(server, 1000);
+    server = NULL;
     aigw_client_free(client);
     client = NULL;
     aigw_test_sim_stop(&sim);
@@ -106,16 +100,8 @@ static void gw_start(const char *budgets, const char *gateway_extra) {
              "\"api_key\":\"%s\""
              "}},\"default_backend\":\"sim\",\"gateway\":{%s%s},\"budgets\":%s}",
              sim.base_url, UP_KEY, keys, gateway_extra, budgets);
-    aigw_error *err = NULL;
-    cr_assert_eq(aigw_client_new_from_string(&client, config, &err), AIGW_OK, "%s\n%s",
-                 aigw_error_message(err), config);
-    aigw_serve_options o = AIGW_SERVE_OPTIONS_INIT;
-    o.listen = "127.0.0.1:0";
-    o.workers = 2;
-    cr_assert_eq(aigw_server_start(client, &o, &server, &err), AIGW_OK, "%s",
-                 aigw_error_message(err));
-    port = aigw_server_port(server);
-    cr_assert_gt(port, 0);
+    client = aigw_test_client_new(config);
+    server = aigw_test_gateway_start(client, &port);
 }
 
 /* ---- HTTP helpers ---- */
@@ -202,16 +188,6 @@ static aigw_test_resp post(int to_port, const char *key, const char *user_header
     return aigw_test_http(to_port, "POST", "/v1/chat/completions", hdrs, body);
 }
 
-static long long sim_requests(void) {
-    aigw_test_resp r = aigw_test_http(sim.port, "GET", "/sim/requests", NULL, NULL);
-    cr_assert_eq(r.status, 200);
-    json_object *o = aigw_test_json_parse(r.body);
-    long long n = aigw_test_json_int_at(o, "count");
-    json_object_put(o);
-    aigw_test_resp_free(&r);
-    return n;
-}
-
 /* 429 {"error":{"type":"tokens","code":"rate_limit_exceeded","message":
  * "... <budget> ..."}} with a whole-seconds Retry-After in [1, max_retry]
  * (max_retry 0: any; < 0: not checked, for requests that can never fit). */
@@ -264,92 +240,8 @@ static void expect_ratelimit_headers(const aigw_test_resp *r, double limit, doub
     }
 }
 
-/* aigw_budget_status() on a helper thread, so that a hang in the library
- * shows as a failure within 5 s instead of the suite's timeout. Returns the
- * JSON (free with aigw_free). */
-typedef struct status_call {
-    aigw_client *client;
-    char *json;
-    aigw_status st;
-    char message[512];
-    int done;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-} status_call;
-
-static void *status_main(void *arg) {
-    status_call *s = arg;
-    aigw_error *e = NULL;
-    char *json = NULL;
-    aigw_status st = aigw_budget_status(s->client, &json, &e);
-    pthread_mutex_lock(&s->mu);
-    s->st = st;
-    s->json = json;
-    snprintf(s->message, sizeof s->message, "%s", e ? aigw_error_message(e) : "");
-    s->done = 1;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    aigw_error_free(e);
-    return NULL;
-}
-
-static aigw_status budget_status_timed(aigw_client *c, char **json, char *message, size_t cap) {
-    /* leaked on a hang: the thread may still use it */
-    status_call *s = calloc(1, sizeof *s);
-    cr_assert_not_null(s);
-    s->client = c;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, status_main, s), 0);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 5;
-    pthread_mutex_lock(&s->mu);
-    while (!s->done)
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) != 0)
-            break;
-    int done = s->done;
-    pthread_mutex_unlock(&s->mu);
-    /* LIBRARY BUG (see /tmp/notes/budget-requests.md #1): with a "*" budget
-     * in the memory store, aigw_budget_status deadlocks. */
-    cr_assert(done, "aigw_budget_status did not return within 5 s (deadlock?)");
-    pthread_join(t, NULL);
-    aigw_status st = s->st;
-    *json = s->json;
-    if (message)
-        snprintf(message, cap, "%s", s->message);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    free(s);
-    return st;
-}
-
 static double remaining(aigw_client *c, const char *name, const char *instance) {
-    char *json = NULL, why[512];
-    cr_assert_eq(budget_status_timed(c, &json, why, sizeof why), AIGW_OK, "%s", why);
-    json_object *o = aigw_test_json_parse(json);
-    json_object *list = aigw_test_json_at(o, "budgets");
-    double v = NAN;
-    for (size_t i = 0; list && i < json_object_array_length(list); i++) {
-        json_object *b = json_object_array_get_idx(list, i);
-        const char *bn = aigw_test_json_str_at(b, "name");
-        json_object *cs = aigw_test_json_at(b, "counters");
-        if (!bn || strcmp(bn, name) || !cs)
-            continue;
-        for (size_t k = 0; k < json_object_array_length(cs); k++) {
-            json_object *cn = json_object_array_get_idx(cs, k);
-            const char *inst = aigw_test_json_str_at(cn, "instance");
-            if (instance ? (inst && strstr(inst, instance)) : 1) {
-                v = json_object_get_double(aigw_test_json_at(cn, "remaining"));
-                break;
-            }
-        }
-    }
-    cr_assert(!isnan(v), "no counter %s/%s in %s", name, instance ? instance : "", json);
-    json_object_put(o);
-    aigw_free(json);
-    return v;
+    return aigw_test_budget_counter(c, name, instance, "remaining");
 }
 
 #define CHAT(max, extra)                                                                           \
@@ -389,7 +281,7 @@ Test(budgets_serve, a_refusal_is_an_openai_429_and_answers_carry_ratelimit_heade
     cr_expect(tight >= 92 - 1e-9 && tight < 100, "gw-tight remaining %f", tight);
 
     /* 100 needed, about 92 left, refilling at 1/s: refused, Retry-After <= 9 s */
-    long long before = sim_requests();
+    long long before = aigw_test_sim_count(&sim);
     r = post(port, CI_KEY, NULL, CHAT(100, ""));
     expect_429(&r, "gw-tight", 9, "JSON");
     expect_ratelimit_headers(&r, 100, 0, 100, "JSON 429");
@@ -397,12 +289,12 @@ Test(budgets_serve, a_refusal_is_an_openai_429_and_answers_carry_ratelimit_heade
     r = post(port, CI_KEY, NULL, CHAT(100, ",\"stream\":true"));
     expect_429(&r, "gw-tight", 9, "SSE");
     aigw_test_resp_free(&r);
-    cr_expect_eq(sim_requests(), before, "a refused request reached the upstream");
+    cr_expect_eq(aigw_test_sim_count(&sim), before, "a refused request reached the upstream");
     /* more than the capacity: still a 429 naming the budget */
     r = post(port, CI_KEY, NULL, CHAT(500, ""));
     expect_429(&r, "gw-tight", -1, "never fits");
     aigw_test_resp_free(&r);
-    cr_expect_eq(sim_requests(), before);
+    cr_expect_eq(aigw_test_sim_count(&sim), before);
     /* embeddings are charged their input (no output: gw-tight has room) */
     const char *hdrs[] = {"Authorization: Bearer " CI_KEY, NULL};
     r = aigw_test_http(port, "POST", "/v1/embeddings", hdrs,
@@ -596,10 +488,7 @@ Test(budgets_serve, two_processes_sharing_redis_admit_exactly_the_budget, .timeo
         json_object_put(listing);
     }
     /* Redis holds what is left: 5000 - 555*9 = 5 */
-    aigw_client *c = NULL;
-    aigw_error *e = NULL;
-    cr_assert_eq(aigw_client_new_from_string(&c, config, &e), AIGW_OK, "%s",
-                 e ? aigw_error_message(e) : "");
+    aigw_client *c = aigw_test_client_new(config);
     cr_expect_float_eq(remaining(c, "shared", NULL), 5000 - 9 * (5000 / 9), 1e-9);
     aigw_client_free(c);
     for (int i = 0; i < 2; i++) {
@@ -771,33 +660,17 @@ Test(budgets_serve, a_client_that_goes_away_never_leaks_its_reservation) {
              "4*output_tokens\",\"limit\":{\"type\":\"token_bucket\",\"capacity\":10000,"
              "\"refill_per_second\":0}}]}",
              sim.port, UP_KEY, sim.base_url, UP_KEY, keys);
-    aigw_error *err = NULL;
-    cr_assert_eq(aigw_client_new_from_string(&client, config, &err), AIGW_OK, "%s",
-                 aigw_error_message(err));
-    aigw_serve_options o = AIGW_SERVE_OPTIONS_INIT;
-    o.listen = "127.0.0.1:0";
-    o.workers = 2;
-    cr_assert_eq(aigw_server_start(client, &o, &server, &err), AIGW_OK, "%s",
-                 aigw_error_message(err));
-    port = aigw_server_port(server);
+    client = aigw_test_client_new(config);
+    server = aigw_test_gateway_start(client, &port);
 
     /* (1) SSE: hang up after the first event */
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", port);
     const char *body = "{\"model\":\"anth/claude-sonnet-4-5\",\"max_tokens\":100,\"stream\":true,"
                        "\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},{\"role\":"
                        "\"user\",\"content\":\"hello there friend\"}]}";
-    CURL *c = curl_easy_init();
     struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " CI_KEY);
     h = curl_slist_append(h, "Content-Type: application/json");
     sse_abort a = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, abort_after_first_event);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURL *c = aigw_test_chat_handle(port, h, body, abort_after_first_event, &a, 20000);
     CURLcode rc = curl_easy_perform(c);
     cr_expect_eq(rc, CURLE_WRITE_ERROR, "%s", curl_easy_strerror(rc));
     cr_expect_eq(a.events, 1);
@@ -812,15 +685,8 @@ Test(budgets_serve, a_client_that_goes_away_never_leaks_its_reservation) {
     double before = remaining(client, "spend", NULL);
     body = "{\"model\":\"slow/gpt-4o-mini\",\"max_tokens\":100,\"messages\":[{\"role\":\"system\","
            "\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"hello there friend\"}]}";
-    c = curl_easy_init();
     sse_abort ignore = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, abort_after_first_event);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ignore);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    c = aigw_test_chat_handle(port, h, body, abort_after_first_event, &ignore, 300);
     rc = curl_easy_perform(c);
     cr_expect_eq(rc, CURLE_OPERATION_TIMEDOUT, "%s", curl_easy_strerror(rc));
     curl_easy_cleanup(c);

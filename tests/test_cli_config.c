@@ -5,226 +5,41 @@
  * CLI processes share, Redis unreachable), `models` from the routes, and
  * --header/--team/--info. The built binary runs with a clean environment
  * (HOME a temp dir, no AIGW_* / OPENAI_*). */
-#include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
+#include "cli_run.h"
 #include "redis.h"
 #include "sim.h"
+#include "sim_pool.h"
 
 #define SECRET "sk-SECRET-config-test"
-#define RUN_TIMEOUT_MS 30000
 
-/* ---- running the binary ---- */
-
-typedef struct cli_result {
-    int exit_code; /* -1 when killed by a signal */
-    int signal;
-    char *out;
-    size_t out_len;
-    char *err;
-    size_t err_len;
-} cli_result;
+/* ---- running the binary in a temp HOME ---- */
 
 static char home_dir[256];
 
-static void append(char **buf, size_t *len, const char *data, size_t n) {
-    char *bigger = realloc(*buf, *len + n + 1);
-    cr_assert_not_null(bigger);
-    memcpy(bigger + *len, data, n);
-    *len += n;
-    bigger[*len] = '\0';
-    *buf = bigger;
-}
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs aigw-cli with args (NULL-terminated, without argv[0]), stdin empty,
- * and env (extra "NAME=value" entries, NULL-terminated, may be NULL). */
+/* Runs aigw-cli with args (NULL-terminated, without argv[0]) in home_dir,
+ * stdin empty, and env (extra "NAME=value" entries, NULL-terminated, may
+ * be NULL). */
 static cli_result run_cli_v(const char *const *env, const char *const *args) {
-    cli_result r = {0};
-    int out[2], err[2];
-    char home_env[300];
-    const char *envp[64];
-    const char *argv[64];
-    size_t n = 0, a = 0;
-
-    snprintf(home_env, sizeof(home_env), "HOME=%s", home_dir);
-    envp[n++] = "PATH=/usr/local/bin:/usr/bin:/bin";
-    envp[n++] = home_env;
-    envp[n++] = "LC_ALL=C";
-    static const char *const keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
-    static char keep_buf[3][512];
-    for (size_t i = 0; i < 3; i++) {
-        const char *v = getenv(keep[i]);
-        if (v) {
-            snprintf(keep_buf[i], sizeof(keep_buf[i]), "%s=%s", keep[i], v);
-            envp[n++] = keep_buf[i];
-        }
-    }
-    for (size_t i = 0; env && env[i] && n < 62; i++) {
-        envp[n++] = env[i];
-    }
-    envp[n] = NULL;
-    argv[a++] = AIGW_CLI_PATH;
-    for (size_t i = 0; args[i] && a < 62; i++) {
-        argv[a++] = args[i];
-    }
-    argv[a] = NULL;
-
-    cr_assert(pipe(out) == 0 && pipe(err) == 0);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        close(out[0]);
-        close(out[1]);
-        close(err[0]);
-        close(err[1]);
-        signal(SIGPIPE, SIG_DFL);
-        execve(AIGW_CLI_PATH, (char *const *)argv, (char *const *)envp);
-        _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    int out_fd = out[0], err_fd = err[0];
-    long long deadline = now_ms() + RUN_TIMEOUT_MS;
-    r.out = calloc(1, 1);
-    r.err = calloc(1, 1);
-    while (out_fd >= 0 || err_fd >= 0) {
-        struct pollfd p[2];
-        int np = 0;
-        if (out_fd >= 0) {
-            p[np++] = (struct pollfd){.fd = out_fd, .events = POLLIN};
-        }
-        if (err_fd >= 0) {
-            p[np++] = (struct pollfd){.fd = err_fd, .events = POLLIN};
-        }
-        long long wait = deadline - now_ms();
-        if (wait <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            cr_assert_fail("aigw-cli %s did not finish within %d ms; stdout: %s stderr: %s",
-                           args[0] ? args[0] : "", RUN_TIMEOUT_MS, r.out, r.err);
-        }
-        int rc = poll(p, (nfds_t)np, (int)wait);
-        if (rc < 0 && errno == EINTR) {
-            continue;
-        }
-        cr_assert(rc >= 0);
-        for (int i = 0; i < np; i++) {
-            if (!p[i].revents) {
-                continue;
-            }
-            char buf[4096];
-            ssize_t got = read(p[i].fd, buf, sizeof(buf));
-            if (got > 0) {
-                if (p[i].fd == out_fd) {
-                    append(&r.out, &r.out_len, buf, (size_t)got);
-                } else {
-                    append(&r.err, &r.err_len, buf, (size_t)got);
-                }
-            } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-                close(p[i].fd);
-                if (p[i].fd == out_fd) {
-                    out_fd = -1;
-                } else {
-                    err_fd = -1;
-                }
-            }
-        }
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(status)) {
-        r.exit_code = WEXITSTATUS(status);
-    } else {
-        r.exit_code = -1;
-        r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    }
-    return r;
+    return aigw_test_cli_run(&(aigw_test_cli_opts){.home = home_dir, .env = env}, args);
 }
 
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define RUN(...) run_cli_v(NULL, ARGS(__VA_ARGS__))
 #define RUN_ENV(envs, ...) run_cli_v((envs), ARGS(__VA_ARGS__))
 
-static void result_free(cli_result *r) {
-    free(r->out);
-    free(r->err);
-}
-
-static size_t count_lines(const char *s) {
-    size_t n = 0;
-    for (; *s; s++) {
-        n += *s == '\n';
-    }
-    return n;
-}
-
-static void assert_exit(const cli_result *r, int code) {
-    cr_assert_eq(r->exit_code, code, "exit %d (signal %d), want %d\nstdout: %s\nstderr: %s",
-                 r->exit_code, r->signal, code, r->out, r->err);
-}
-
-/* An error: the exit code, nothing on stdout, exactly one stderr line that
- * starts "aigw-cli: " and (when given) contains `needle`. */
-static void assert_error(const cli_result *r, int code, const char *needle) {
-    assert_exit(r, code);
-    cr_assert_eq(r->out_len, 0, "stdout should be empty, is: %s", r->out);
-    cr_assert_eq(count_lines(r->err), 1, "stderr should be one line, is: %s", r->err);
-    cr_assert(strncmp(r->err, "aigw-cli: ", 10) == 0, "stderr: %s", r->err);
-    if (needle) {
-        cr_assert(strstr(r->err, needle), "stderr lacks '%s': %s", needle, r->err);
-    }
-}
-
 /* ---- temp HOME and files ---- */
-
-static void remove_tree(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        return;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            char child[1024];
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-                continue;
-            }
-            snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
-            remove_tree(child);
-        }
-        if (d) {
-            closedir(d);
-        }
-    }
-    remove(path);
-}
 
 static void home_path(char *buf, size_t size, const char *rel) {
     snprintf(buf, size, "%s/%s", home_dir, rel);
@@ -233,47 +48,36 @@ static void home_path(char *buf, size_t size, const char *rel) {
 /* Writes `text` to HOME/rel and puts its path in `path`. */
 static void write_config(char *path, size_t size, const char *rel, const char *text) {
     home_path(path, size, rel);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
+    aigw_test_write_file(path, text);
 }
 
 static void setup_home(void) {
-    snprintf(home_dir, sizeof(home_dir), "/tmp/aigw-cli-config-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(home_dir));
+    aigw_test_temp_dir(home_dir, sizeof(home_dir), "aigw-cli-config-test");
 }
 
 static void teardown_home(void) {
-    if (home_dir[0]) {
-        remove_tree(home_dir);
-        home_dir[0] = '\0';
+    aigw_test_temp_dir_remove(home_dir);
+}
+
+/* `config check` of `text` fails: exit 3, nothing on stdout, and on stderr
+ * exactly "aigw-cli: PATH: <message>\n" (exact) or a line starting
+ * "aigw-cli: PATH: <message>" (!exact, for a message whose end may vary). */
+static void check_fails(const char *text, const char *message, int exact) {
+    char path[300], want[1024];
+    write_config(path, sizeof(path), "bad.json", text);
+    cli_result r = RUN("config", "check", path);
+    assert_error(&r, 3, NULL);
+    snprintf(want, sizeof(want), "aigw-cli: %s: %s%s", path, message, exact ? "\n" : "");
+    if (exact) {
+        cr_assert_str_eq(r.err, want, "config %s", text);
+    } else {
+        cr_assert(strncmp(r.err, want, strlen(want)) == 0, "want '%s...', got: %s", want, r.err);
     }
-}
-
-/* `config check PATH` fails with exactly "aigw-cli: PATH: <message>\n" on
- * stderr, nothing on stdout, exit 3. */
-static void assert_check_fails(const char *text, const char *message) {
-    char path[300], want[1024];
-    write_config(path, sizeof(path), "bad.json", text);
-    cli_result r = RUN("config", "check", path);
-    assert_error(&r, 3, NULL);
-    snprintf(want, sizeof(want), "aigw-cli: %s: %s\n", path, message);
-    cr_assert_str_eq(r.err, want, "config %s", text);
     result_free(&r);
 }
 
-/* As assert_check_fails, for a message whose end may vary: stderr starts
- * with "aigw-cli: PATH: <prefix>". */
-static void assert_check_fails_with(const char *text, const char *prefix) {
-    char path[300], want[1024];
-    write_config(path, sizeof(path), "bad.json", text);
-    cli_result r = RUN("config", "check", path);
-    assert_error(&r, 3, NULL);
-    snprintf(want, sizeof(want), "aigw-cli: %s: %s", path, prefix);
-    cr_assert(strncmp(r.err, want, strlen(want)) == 0, "want '%s...', got: %s", want, r.err);
-    result_free(&r);
-}
+#define assert_check_fails(text, message) check_fails((text), (message), 1)
+#define assert_check_fails_with(text, prefix) check_fails((text), (prefix), 0)
 
 #define OK_BACKENDS                                                                                \
     "\"backends\": {\"a\": {\"schema\": \"openai\", \"base_url\": \"http://127.0.0.1:9/v1\", "     \
@@ -859,20 +663,8 @@ static void serve_start(serve_proc *s, const char *config) {
         _exit(127);
     }
     close(out[1]);
-    char line[256] = "";
-    size_t n = 0;
-    long long deadline = now_ms() + 10000;
-    while (!strchr(line, '\n') && n < sizeof(line) - 1 && now_ms() < deadline) {
-        struct pollfd p = {.fd = out[0], .events = POLLIN};
-        if (poll(&p, 1, 100) > 0) {
-            ssize_t got = read(out[0], line + n, sizeof(line) - 1 - n);
-            if (got <= 0) {
-                break;
-            }
-            n += (size_t)got;
-            line[n] = '\0';
-        }
-    }
+    char line[256];
+    aigw_test_read_line(out[0], line, sizeof(line), 10000);
     close(out[0]);
     cr_assert(strstr(line, "listening on port "), "serve did not start: '%s'", line);
 }
@@ -890,26 +682,20 @@ static void serve_log(const serve_proc *s, char *buf, size_t cap) {
 static void hup_and_expect(const serve_proc *s, const char *needle) {
     char log[8192];
     cr_assert_eq(kill(s->pid, SIGHUP), 0);
-    long long deadline = now_ms() + 5000;
+    double deadline = aigw_test_now_ms() + 5000;
     do {
         serve_log(s, log, sizeof(log));
         if (strstr(log, needle)) {
             return;
         }
         usleep(20000);
-    } while (now_ms() < deadline);
+    } while (aigw_test_now_ms() < deadline);
     cr_assert_fail("serve's stderr lacks '%s': %s", needle, log);
 }
 
 /* Replaces the file in one step, as editors and deploy tools do. */
 static void replace_config(const char *path, const char *text) {
-    char tmp[400];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    cr_assert_eq(rename(tmp, path), 0);
+    cr_assert_eq(aigw_test_write_file_atomic(path, text), 0, "cannot replace %s", path);
 }
 
 Test(cli_serve_reload, sighup_reloads_or_refuses) {

@@ -10,59 +10,20 @@
 #include <json-c/json.h>
 
 #include "aigw/aigw.h"
+#include "providers.h"
 #include "sim.h"
 
 #define KEY "sk-SECRET-providers-0123456789"
 
-typedef struct provider {
-    const char *name;    /* backend name, also the model prefix */
-    const char *backend; /* the backend's config, %s = simulator root URL */
-    const char *model;
-    int has_usage_chunk; /* the stream reports usage */
-} provider;
-
-static const provider providers[] = {
-    {"openai", "\"schema\":\"openai\",\"base_url\":\"%s/v1\",\"api_key\":\"" KEY "\"",
-     "gpt-4o-mini", 1},
-    {"anthropic",
-     "\"schema\":\"anthropic\",\"base_url\":\"%s/anthropic/v1\",\"api_key\":\"" KEY "\"",
-     "claude-sonnet-4-5", 1},
-    {"azure", "\"schema\":\"azure-openai\",\"base_url\":\"%s\",\"api_key\":\"" KEY "\"",
-     "my-gpt-4o", 1},
-    {"gemini", "\"schema\":\"gemini\",\"base_url\":\"%s/gemini/v1beta\",\"api_key\":\"" KEY "\"",
-     "gemini-2.0-flash", 1},
-    {"vertex",
-     "\"schema\":\"gcp-vertex\",\"base_url\":\"%s/v1\",\"project\":\"proj\",\"location\":"
-     "\"us-central1\",\"api_key\":\"" KEY "\"",
-     "gemini-2.0-flash", 1},
-    {"claude-vertex",
-     "\"schema\":\"gcp-anthropic\",\"base_url\":\"%s/v1\",\"project\":\"proj\",\"location\":"
-     "\"us-east5\",\"api_key\":\"" KEY "\"",
-     "claude-sonnet-4-5@20250929", 1},
-    /* Signed with SigV4 from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
-     * (set in setup); the simulator recomputes the signature. */
-    {"bedrock", "\"schema\":\"aws-bedrock\",\"region\":\"us-east-1\",\"base_url\":\"%s\"",
-     "anthropic.claude-3-5-sonnet-20240620-v1:0", 1},
-};
-#define N_PROVIDERS (sizeof providers / sizeof providers[0])
+typedef aigw_test_provider provider;
+static const provider *const providers = aigw_test_providers;
+#define N_PROVIDERS AIGW_TEST_N_PROVIDERS
 
 static aigw_test_sim sim;
 static char root[64];
 
 static void setup(void) {
-    const char *args[] = {"--api-key",
-                          KEY,
-                          "--bearer-token",
-                          KEY,
-                          "--aws-access-key-id",
-                          "AKIDSIMULATOR",
-                          "--aws-secret-access-key",
-                          "SECRET/aws/key/0123456789",
-                          NULL};
-    setenv("AWS_ACCESS_KEY_ID", "AKIDSIMULATOR", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "SECRET/aws/key/0123456789", 1);
-    unsetenv("AWS_SESSION_TOKEN");
-    cr_assert_eq(aigw_test_sim_start(&sim, args), 0);
+    aigw_test_sim_start_providers(&sim, KEY);
     snprintf(root, sizeof root, "http://127.0.0.1:%d", sim.port);
 }
 
@@ -75,7 +36,7 @@ TestSuite(providers, .init = setup, .fini = teardown, .timeout = 120);
 /* A client with provider p, optionally injecting a fault on every request. */
 static aigw_client *client_for(const provider *p, const char *fault) {
     char backend[512], config[1024];
-    snprintf(backend, sizeof backend, p->backend, root);
+    aigw_test_provider_backend(p, root, KEY, backend, sizeof backend);
     snprintf(config, sizeof config, "{\"env_defaults\":false,\"backends\":{\"%s\":{%s%s%s%s}}}",
              p->name, backend, fault ? ",\"headers\":{\"x-sim-fault\":\"" : "", fault ? fault : "",
              fault ? "\"}" : "");
@@ -84,14 +45,6 @@ static aigw_client *client_for(const provider *p, const char *fault) {
     cr_assert_eq(aigw_client_new_from_string(&c, config, &e), AIGW_OK, "%s: %s", p->name,
                  aigw_error_message(e));
     return c;
-}
-
-static void chat_request(const provider *p, const char *extra, char *out, size_t n) {
-    snprintf(out, n,
-             "{\"model\":\"%s/%s\",\"max_tokens\":100,\"messages\":[{\"role\":\"system\","
-             "\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"hello there "
-             "friend\"}]%s}",
-             p->name, p->model, extra ? extra : "");
 }
 
 typedef struct collected {
@@ -141,7 +94,7 @@ Test(providers, chat_stream_and_usage_in_openai_shape) {
         const provider *p = &providers[i];
         aigw_client *c = client_for(p, NULL);
         char req[1024];
-        chat_request(p, NULL, req, sizeof req);
+        aigw_test_provider_chat_request(p, NULL, req, sizeof req);
         char *out = NULL, *text = NULL;
         aigw_error *e = NULL;
         cr_assert_eq(aigw_chat(c, req, &out, &e), AIGW_OK, "%s: %s", p->name,
@@ -161,7 +114,8 @@ Test(providers, chat_stream_and_usage_in_openai_shape) {
         aigw_free(out);
 
         collected col = {0};
-        chat_request(p, ",\"stream_options\":{\"include_usage\":true}", req, sizeof req);
+        aigw_test_provider_chat_request(p, ",\"stream_options\":{\"include_usage\":true}", req,
+                                        sizeof req);
         cr_assert_eq(aigw_chat_stream(c, req, collect, &col, &e), AIGW_OK, "%s stream: %s", p->name,
                      aigw_error_message(e));
         cr_assert_str_eq(col.text, "echo: hello there friend", "%s stream", p->name);
@@ -176,11 +130,12 @@ Test(providers, tool_calls_come_back_as_openai_tool_calls) {
         const provider *p = &providers[i];
         aigw_client *c = client_for(p, NULL);
         char req[2048];
-        chat_request(p,
-                     ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"lookup\","
-                     "\"description\":\"look up\",\"parameters\":{\"type\":\"object\","
-                     "\"properties\":{\"text\":{\"type\":\"string\"}}}}}]",
-                     req, sizeof req);
+        aigw_test_provider_chat_request(
+            p,
+            ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"lookup\","
+            "\"description\":\"look up\",\"parameters\":{\"type\":\"object\","
+            "\"properties\":{\"text\":{\"type\":\"string\"}}}}}]",
+            req, sizeof req);
         char *out = NULL;
         aigw_error *e = NULL;
         cr_assert_eq(aigw_chat(c, req, &out, &e), AIGW_OK, "%s: %s", p->name,
@@ -221,7 +176,7 @@ Test(providers, tool_calls_come_back_as_openai_tool_calls) {
 static void expect(const provider *p, int stream, const char *fault, aigw_status want) {
     aigw_client *c = client_for(p, fault);
     char req[1024];
-    chat_request(p, NULL, req, sizeof req);
+    aigw_test_provider_chat_request(p, NULL, req, sizeof req);
     char *out = NULL;
     aigw_error *e = NULL;
     collected col = {0};
@@ -258,7 +213,7 @@ Test(providers, a_wrong_key_is_an_auth_error) {
     for (size_t i = 0; i < N_PROVIDERS; i++) {
         const provider *p = &providers[i];
         char backend[512], config[1024];
-        snprintf(backend, sizeof backend, p->backend, root);
+        aigw_test_provider_backend(p, root, KEY, backend, sizeof backend);
         /* Swap the key for a wrong one. */
         char *k = strstr(backend, KEY);
         if (!k)
@@ -269,7 +224,7 @@ Test(providers, a_wrong_key_is_an_auth_error) {
         aigw_client *c = NULL;
         cr_assert_eq(aigw_client_new_from_string(&c, config, NULL), AIGW_OK);
         char req[1024];
-        chat_request(p, NULL, req, sizeof req);
+        aigw_test_provider_chat_request(p, NULL, req, sizeof req);
         char *out = NULL;
         aigw_error *e = NULL;
         aigw_status st = aigw_chat(c, req, &out, &e);
@@ -287,7 +242,7 @@ Test(providers, a_wrong_aws_secret_fails_the_signature_check) {
     cr_assert_str_eq(p->name, "bedrock");
     aigw_client *c = client_for(p, NULL);
     char req[1024];
-    chat_request(p, NULL, req, sizeof req);
+    aigw_test_provider_chat_request(p, NULL, req, sizeof req);
     char *out = NULL;
     aigw_error *e = NULL;
     cr_assert_eq(aigw_chat(c, req, &out, &e), AIGW_EPERMISSION, "%s", aigw_error_message(e));
@@ -305,7 +260,8 @@ Test(providers, streams_split_into_tiny_writes_translate_the_same) {
         const provider *p = &providers[i];
         aigw_client *c = client_for(p, "trickle_ms=1,trickle_bytes=5");
         char req[1024];
-        chat_request(p, ",\"stream_options\":{\"include_usage\":true}", req, sizeof req);
+        aigw_test_provider_chat_request(p, ",\"stream_options\":{\"include_usage\":true}", req,
+                                        sizeof req);
         collected col = {0};
         aigw_error *e = NULL;
         cr_assert_eq(aigw_chat_stream(c, req, collect, &col, &e), AIGW_OK, "%s: %s", p->name,

@@ -102,10 +102,19 @@ static aigw_client *make_client(const char *a_extra, const char *rest) {
 #define FAST_RETRY(attempts)                                                                       \
     "\"retry\": {\"attempts\": " #attempts ", \"backoff_ms\": 1, \"max_backoff_ms\": 5}"
 
+/* Route gpt-4o to a, falling back to b (priority 1), with FAST_RETRY. */
+#define A_THEN_B(attempts)                                                                         \
+    ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"                                          \
+    " \"backends\": [{\"backend\": \"a\"}, {\"backend\": \"b\", \"priority\": 1}]," FAST_RETRY(    \
+        attempts) "}]"
+
+/* Outlier ejection after `threshold` failures, for base_ms growing to max_ms. */
+#define EJECTION(threshold, base_ms, max_ms)                                                       \
+    ", \"outlier_ejection\": {\"failure_threshold\": " #threshold ", \"base_eject_ms\": " #base_ms \
+    ", \"max_eject_ms\": " #max_ms "}"
+
 /* Ejection that never gets in the way of tests that are not about it. */
-#define NO_EJECTION                                                                                \
-    ", \"outlier_ejection\": {\"failure_threshold\": 1000, \"base_eject_ms\": 1, "                 \
-    "\"max_eject_ms\": 1}"
+#define NO_EJECTION EJECTION(1000, 1, 1)
 
 /* ---- calls ---- */
 
@@ -206,10 +215,7 @@ static const char *chat_ok(aigw_client *c, const char *model) {
 }
 
 static void expect_counts(long a, long b, long c) {
-    long na = aigw_test_sim_count(SA), nb = aigw_test_sim_count(SB), nc = aigw_test_sim_count(SC);
-    cr_expect(na == a && nb == b && nc == c,
-              "requests reaching a, b, c: %ld, %ld, %ld; expected %ld, %ld, %ld", na, nb, nc, a, b,
-              c);
+    aigw_test_sims_expect_counts(sims, a, b, c);
 }
 
 /* "backend NAME: <reason> after N ms" appears in msg. */
@@ -273,32 +279,41 @@ Test(routing, attempts_cycle_over_a_short_plan) {
     outcome_free(&o);
 }
 
-/* Backend a fails with `spec` (a default fault), b (priority 1) serves. */
-static void fallback_case(const char *spec, const char *a_extra, const char *timeouts) {
+/* Backend `first` fails ("a" with `spec`, a default fault; or "dead", whose
+ * connections are refused) and b (priority 1) serves, whole and streamed. */
+static void fallback_from(const char *first, const char *spec, const char *a_extra,
+                          const char *timeouts) {
+    const char *what = spec ? spec : first;
     char rest[1024];
     snprintf(
         rest, sizeof rest,
         ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
-        " \"backends\": [{\"backend\": \"a\"}, {\"backend\": \"b\", \"priority\": 1}],"
+        " \"backends\": [{\"backend\": \"%s\"}, {\"backend\": \"b\", \"priority\": 1}],"
         " \"retry\": {\"attempts\": 2, \"backoff_ms\": 1, \"max_backoff_ms\": 5%s}}]" NO_EJECTION,
-        timeouts ? timeouts : "");
+        first, timeouts ? timeouts : "");
     client = make_client(a_extra, rest);
-    aigw_test_sim_fault(SA, spec);
+    if (spec)
+        aigw_test_sim_fault(SA, spec);
     for (int op = 0; op < 2; op++) {
         aigw_test_sim_reset(SA);
         aigw_test_sim_reset(SB);
         outcome o = call(client, op ? AIGW_OP_CHAT_STREAM : AIGW_OP_CHAT, "gpt-4o");
-        cr_assert_eq(o.st, AIGW_OK, "%s: %s (%s)", spec, o.message, aigw_status_name(o.st));
+        cr_assert_eq(o.st, AIGW_OK, "%s: %s (%s)", what, o.message, aigw_status_name(o.st));
         if (op) {
             cr_expect_str_eq(o.text, ANSWER, "the stream's text, once");
         } else {
             cr_expect(strstr(o.response, ANSWER) != NULL);
         }
         cr_expect_str_eq(o.info.backend, "b");
-        cr_expect_eq(o.info.attempts, 2, "%s: %u attempts", spec, o.info.attempts);
-        expect_counts(1, 1, 0);
+        cr_expect_eq(o.info.attempts, 2, "%s: %u attempts", what, o.info.attempts);
+        expect_counts(spec ? 1 : 0, 1, 0);
         outcome_free(&o);
     }
+}
+
+/* Backend a fails with `spec` (a default fault), b (priority 1) serves. */
+static void fallback_case(const char *spec, const char *a_extra, const char *timeouts) {
+    fallback_from("a", spec, a_extra, timeouts);
 }
 
 Test(routing, fallback_on_500) {
@@ -330,29 +345,13 @@ Test(routing, fallback_on_backend_timeout) {
 }
 
 Test(routing, fallback_on_connection_refused) {
-    client = make_client(NULL,
-                         ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
-                         " \"backends\": [{\"backend\": \"dead\"},"
-                         " {\"backend\": \"b\", \"priority\": 1}]," FAST_RETRY(2) "}]" NO_EJECTION);
-    for (int op = 0; op < 2; op++) {
-        outcome o = call(client, op ? AIGW_OP_CHAT_STREAM : AIGW_OP_CHAT, "gpt-4o");
-        cr_assert_eq(o.st, AIGW_OK, "%s", o.message);
-        cr_expect_str_eq(o.info.backend, "b");
-        cr_expect_eq(o.info.attempts, 2);
-        if (op)
-            cr_expect_str_eq(o.text, ANSWER);
-        outcome_free(&o);
-    }
-    expect_counts(0, 2, 0);
+    fallback_from("dead", NULL, NULL, NULL);
 }
 
 /* ---- streams: fallback only before the first chunk ---- */
 
 static void no_fallback_after_first_chunk(const char *spec, const char *a_extra, aigw_status want) {
-    client = make_client(a_extra,
-                         ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
-                         " \"backends\": [{\"backend\": \"a\"},"
-                         " {\"backend\": \"b\", \"priority\": 1}]," FAST_RETRY(3) "}]" NO_EJECTION);
+    client = make_client(a_extra, A_THEN_B(3) NO_EJECTION);
     aigw_test_sim_fault(SA, spec);
     outcome o = call(client, AIGW_OP_CHAT_STREAM, "gpt-4o");
     cr_expect_eq(o.st, want, "%s: %s (%s)", spec, aigw_status_name(o.st), o.message);
@@ -428,10 +427,7 @@ Test(routing, total_timeout_bounds_the_whole_call) {
 }
 
 Test(routing, stream_falls_back_before_first_chunk) {
-    client = make_client(NULL,
-                         ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
-                         " \"backends\": [{\"backend\": \"a\"},"
-                         " {\"backend\": \"b\", \"priority\": 1}]," FAST_RETRY(2) "}]" NO_EJECTION);
+    client = make_client(NULL, A_THEN_B(2) NO_EJECTION);
     const char *specs[] = {"status=503", "close=1", "malformed=1"};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         aigw_test_sim_fault(SA, specs[i]);
@@ -469,12 +465,7 @@ Test(routing, stream_falls_back_before_first_chunk) {
 /* ---- a caller's 4xx is never retried ---- */
 
 Test(routing, caller_4xx_is_not_retried) {
-    client = make_client(NULL, ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
-                               " \"backends\": [{\"backend\": \"a\"},"
-                               " {\"backend\": \"b\", \"priority\": 1}]," FAST_RETRY(
-                                   3) "}],"
-                                      " \"outlier_ejection\": {\"failure_threshold\": 2,"
-                                      " \"base_eject_ms\": 60000, \"max_eject_ms\": 60000}");
+    client = make_client(NULL, A_THEN_B(3) EJECTION(2, 60000, 60000));
     struct {
         const char *spec;
         int http;
@@ -739,12 +730,7 @@ Test(routing, globs_first_match_and_no_route_fallback) {
 /* ---- outlier ejection ---- */
 
 Test(routing, ejection_timeline) {
-    client = make_client(NULL, ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
-                               " \"backends\": [{\"backend\": \"a\"},"
-                               " {\"backend\": \"b\", \"priority\": 1}]," FAST_RETRY(
-                                   2) "}],"
-                                      " \"outlier_ejection\": {\"failure_threshold\": 3,"
-                                      " \"base_eject_ms\": 300, \"max_eject_ms\": 5000}");
+    client = make_client(NULL, A_THEN_B(2) EJECTION(3, 300, 5000));
     const double slack = 80;
     aigw_test_sim_fault(SA, "status=500");
     /* Three failures in a row eject a. */
@@ -813,12 +799,7 @@ static void *probe_main(void *arg) {
 }
 
 Test(routing, half_open_admits_one_probe_at_a_time) {
-    client = make_client(NULL, ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
-                               " \"backends\": [{\"backend\": \"a\"},"
-                               " {\"backend\": \"b\", \"priority\": 1}]," FAST_RETRY(
-                                   2) "}],"
-                                      " \"outlier_ejection\": {\"failure_threshold\": 1,"
-                                      " \"base_eject_ms\": 300, \"max_eject_ms\": 5000}");
+    client = make_client(NULL, A_THEN_B(2) EJECTION(1, 300, 5000));
     aigw_test_sim_fault(SA, "status=500,latency_ms=400");
     cr_expect_str_eq(chat_ok(client, "gpt-4o"), "b");
     double t0 = aigw_test_now_ms();
@@ -840,12 +821,7 @@ Test(routing, half_open_admits_one_probe_at_a_time) {
 }
 
 Test(routing, all_ejected_still_tries_the_best_one) {
-    client = make_client(NULL, ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
-                               " \"backends\": [{\"backend\": \"a\"},"
-                               " {\"backend\": \"b\", \"priority\": 1}]," FAST_RETRY(
-                                   2) "}],"
-                                      " \"outlier_ejection\": {\"failure_threshold\": 1,"
-                                      " \"base_eject_ms\": 60000, \"max_eject_ms\": 60000}");
+    client = make_client(NULL, A_THEN_B(2) EJECTION(1, 60000, 60000));
     aigw_test_sim_fault(SA, "status=500");
     aigw_test_sim_fault(SB, "status=503");
     outcome o = call(client, AIGW_OP_CHAT, "gpt-4o");
@@ -1028,10 +1004,7 @@ Test(routing, async_retry_after_and_fallback) {
 }
 
 Test(routing, async_stream_no_fallback_after_first_chunk) {
-    client = make_client(NULL,
-                         ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
-                         " \"backends\": [{\"backend\": \"a\"},"
-                         " {\"backend\": \"b\", \"priority\": 1}]," FAST_RETRY(3) "}]" NO_EJECTION);
+    client = make_client(NULL, A_THEN_B(3) NO_EJECTION);
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     const char *specs[] = {"cut_after=2", "error_event=1"};

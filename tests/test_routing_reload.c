@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "aigw/aigw.h"
+#include "gateway.h"
+#include "http_client.h"
 #include "serve_proc.h"
 #include "sim.h"
 #include "sim_pool.h"
@@ -88,23 +90,14 @@ static size_t on_body(char *p, size_t sz, size_t n, void *user) {
 
 static void *load_main(void *arg) {
     loader *l = arg;
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", l->port);
     const char *body =
         l->stream ? "{\"model\": \"gpt-4o\", \"stream\": true, \"messages\": [{\"role\": "
                     "\"user\", \"content\": \"keep going\"}]}"
                   : "{\"model\": \"gpt-4o\", \"messages\": [{\"role\": \"user\", \"content\": "
                     "\"keep going\"}]}";
-    CURL *e = curl_easy_init();
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     sink s;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    CURL *e = aigw_test_chat_handle(l->port, h, body, on_body, &s, 10000);
     while (!atomic_load(&stop_load)) {
         s.len = 0;
         s.data[0] = '\0';
@@ -261,16 +254,11 @@ Test(reload, server_reload_under_load) {
     snprintf(path, sizeof path, "/tmp/aigw-reload-test-%d.json", (int)getpid());
     cr_assert_eq(aigw_test_write_file_atomic(path, config("a", NULL)), 0);
     aigw_client *client = NULL;
-    aigw_server *server = NULL;
     aigw_error *err = NULL;
     cr_assert_eq(aigw_client_new_from_file(&client, path, &err), AIGW_OK, "%s",
                  aigw_error_message(err));
-    aigw_serve_options o = AIGW_SERVE_OPTIONS_INIT;
-    o.listen = "127.0.0.1:0";
-    o.workers = 2;
-    cr_assert_eq(aigw_server_start(client, &o, &server, &err), AIGW_OK, "%s",
-                 aigw_error_message(err));
-    int port = aigw_server_port(server);
+    int port;
+    aigw_server *server = aigw_test_gateway_start(client, &port);
     start_load(port);
     cr_assert(wait_for_traffic(SA, 20), "no traffic to a");
 
@@ -319,9 +307,7 @@ Test(reload, server_reload_under_load) {
 
     long ok = stop_load_and_check();
     cr_expect_gt(ok, 100, "only %ld requests under load", ok);
-    aigw_server_shutdown(server, 2000);
-    cr_expect_eq(aigw_server_wait(server), AIGW_OK);
-    aigw_server_free(server);
+    cr_expect_eq(aigw_test_gateway_stop(server, 2000), AIGW_OK);
     aigw_client_free(client);
     unlink(path);
 }

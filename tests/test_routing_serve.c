@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "aigw/aigw.h"
+#include "gateway.h"
 #include "http_client.h"
 #include "sim.h"
 #include "sim_pool.h"
@@ -49,23 +50,12 @@ static void setup(void) {
         "\"outlier_ejection\": {\"failure_threshold\": 1000, \"base_eject_ms\": 1, "
         "\"max_eject_ms\": 1}}",
         SA->base_url, SB->base_url, SC->base_url);
-    aigw_error *err = NULL;
-    cr_assert_eq(aigw_client_new_from_string(&client, cfg, &err), AIGW_OK, "%s",
-                 aigw_error_message(err));
-    aigw_serve_options o = AIGW_SERVE_OPTIONS_INIT;
-    o.listen = "127.0.0.1:0";
-    o.workers = 2;
-    cr_assert_eq(aigw_server_start(client, &o, &server, &err), AIGW_OK, "%s",
-                 aigw_error_message(err));
-    port = aigw_server_port(server);
+    client = aigw_test_client_new(cfg);
+    server = aigw_test_gateway_start(client, &port);
 }
 
 static void teardown(void) {
-    if (server) {
-        aigw_server_shutdown(server, 1000);
-        aigw_server_wait(server);
-        aigw_server_free(server);
-    }
+    aigw_test_gateway_stop(server, 1000);
     server = NULL;
     aigw_client_free(client);
     client = NULL;
@@ -86,10 +76,7 @@ static resp chat(const char *const *headers, const char *model, int stream) {
 }
 
 static void expect_counts(long a, long b, long c) {
-    long na = aigw_test_sim_count(SA), nb = aigw_test_sim_count(SB), nc = aigw_test_sim_count(SC);
-    cr_expect(na == a && nb == b && nc == c,
-              "requests reaching a, b, c: %ld, %ld, %ld; expected %ld, %ld, %ld", na, nb, nc, a, b,
-              c);
+    aigw_test_sims_expect_counts(sims, a, b, c);
 }
 
 Test(routing_serve, header_picks_the_route) {

@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "aigw/aigw.h"
+#include "gateway.h"
 #include "sim.h"
 
 #define GW_KEY "sk-gw-test-key"
@@ -57,22 +58,12 @@ static char *config_text(const char *gateway_extra) {
 static void start_all(void) {
     const char *args[] = {"--api-key", UP_KEY, NULL};
     cr_assert_eq(aigw_test_sim_start(&sim, args), 0);
-    aigw_error *err = NULL;
-    cr_assert_eq(aigw_client_new_from_string(&client, config_text(NULL), &err), AIGW_OK, "%s",
-                 aigw_error_message(err));
-    aigw_serve_options o = AIGW_SERVE_OPTIONS_INIT;
-    o.listen = "127.0.0.1:0";
-    o.workers = 2;
-    cr_assert_eq(aigw_server_start(client, &o, &server, &err), AIGW_OK, "%s",
-                 aigw_error_message(err));
-    port = aigw_server_port(server);
-    cr_assert_gt(port, 0);
+    client = aigw_test_client_new(config_text(NULL));
+    server = aigw_test_gateway_start(client, &port);
 }
 
 static void stop_all(void) {
-    aigw_server_shutdown(server, 1000);
-    cr_expect_eq(aigw_server_wait(server), AIGW_OK);
-    aigw_server_free(server);
+    cr_expect_eq(aigw_test_gateway_stop(server, 1000), AIGW_OK);
     aigw_client_free(client);
     aigw_test_sim_stop(&sim);
 }
@@ -253,8 +244,7 @@ Test(serve, metrics) {
                      "aigw_gateway_requests_total{http_route=\"/v1/chat/completions\","
                      "http_response_status_code=\"200\",gen_ai_provider_name=\"sim\"} 1") != NULL,
               "%s", R.body);
-    cr_expect(strstr(R.body, "http_route=\"/v1/models\",http_response_status_code=\"401\"") !=
-                  NULL,
+    cr_expect(strstr(R.body, "http_route=\"/v1/models\",http_response_status_code=\"401\"") != NULL,
               "%s", R.body);
     cr_expect(strstr(R.body, "# TYPE gen_ai_server_request_duration_seconds histogram") != NULL);
     cr_expect(strstr(R.body, "gen_ai_server_request_duration_seconds_count{http_route=\"/v1/chat/"

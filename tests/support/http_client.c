@@ -61,6 +61,22 @@ aigw_test_resp aigw_test_http(int port, const char *method, const char *path,
     return aigw_test_http_sigv4(port, method, path, headers, body, NULL, NULL);
 }
 
+CURL *aigw_test_chat_handle(int port, struct curl_slist *headers, const char *body,
+                            curl_write_callback write, void *user, long timeout_ms) {
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", port);
+    CURL *c = curl_easy_init();
+    cr_assert_not_null(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, user);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    return c;
+}
+
 void aigw_test_resp_free(aigw_test_resp *r) {
     free(r->body);
     free(r->headers);

@@ -43,6 +43,14 @@ aigw_test_resp aigw_test_http_sigv4(int port, const char *method, const char *pa
 
 void aigw_test_resp_free(aigw_test_resp *r);
 
+/* A curl handle for the tests that drive a transfer themselves: it POSTs
+ * BODY (kept by the caller) to http://127.0.0.1:PORT/v1/chat/completions
+ * with HEADERS (may be NULL; freed by the caller), hands the answer to
+ * WRITE with USER, gives up after TIMEOUT_MS and uses no signals. Free it
+ * with curl_easy_cleanup(). */
+CURL *aigw_test_chat_handle(int port, struct curl_slist *headers, const char *body,
+                            curl_write_callback write, void *user, long timeout_ms);
+
 /* Parses S as JSON; the test fails when it is not. */
 json_object *aigw_test_json_parse(const char *s);
 

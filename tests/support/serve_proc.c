@@ -1,5 +1,6 @@
 /* `aigw-cli serve` as a child process; see serve_proc.h. */
 #include "serve_proc.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +16,6 @@
 
 #define SERVE_START_TIMEOUT_MS 15000
 #define SERVE_MAX_ARGS 32
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int write_all(int fd, const char *p, size_t n) {
     while (n) {
@@ -116,36 +111,11 @@ int aigw_test_serve_start(aigw_test_serve *s, const char *config_json, unsigned 
 
     /* Wait for "listening on port N (W workers)\n". */
     char line[256];
-    size_t len = 0;
     int port = -1;
-    long deadline = now_ms() + SERVE_START_TIMEOUT_MS;
-    for (;;) {
-        long left = deadline - now_ms();
-        if (left <= 0)
-            break;
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        int r = poll(&pfd, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            continue;
-        ssize_t n = read(fds[0], line + len, sizeof line - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        line[len] = '\0';
-        char *nl = strchr(line, '\n');
-        if (nl) {
-            *nl = '\0';
-            if (sscanf(line, "listening on port %d", &port) != 1 || port <= 0 || port > 65535)
-                port = -1;
-            break;
-        }
-        if (len == sizeof line - 1)
-            break;
-    }
+    if (aigw_test_read_line(fds[0], line, sizeof line, SERVE_START_TIMEOUT_MS) !=
+            AIGW_TEST_LINE_OK ||
+        sscanf(line, "listening on port %d", &port) != 1 || port <= 0 || port > 65535)
+        port = -1;
     /* serve prints nothing else on stdout (and ignores SIGPIPE). */
     close(fds[0]);
     s->pid = pid;
@@ -164,8 +134,8 @@ int aigw_test_serve_stop(aigw_test_serve *s, long timeout_ms) {
     s->pid = 0;
     int status = -1;
     if (timeout_ms > 0 && kill(pid, SIGTERM) == 0) {
-        long deadline = now_ms() + timeout_ms;
-        while (now_ms() < deadline) {
+        double deadline = aigw_test_now_ms() + (double)timeout_ms;
+        while (aigw_test_now_ms() < deadline) {
             pid_t r = waitpid(pid, &status, WNOHANG);
             if (r == pid) {
                 unlink(s->config_path);

@@ -1,5 +1,8 @@
 /* Starting the provider simulator (tests/upstream) for a test. */
 #include "sim.h"
+#include "proc.h"
+
+#include <criterion/criterion.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +18,6 @@
 
 #define SIM_START_TIMEOUT_MS 10000
 #define SIM_MAX_ARGS 64
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void reap(pid_t pid) {
     kill(pid, SIGKILL);
@@ -85,45 +82,21 @@ int aigw_test_sim_start(aigw_test_sim *sim, const char *const *extra_args) {
 
     /* Wait for "listening on 127.0.0.1:PORT\n". */
     char line[128];
-    size_t len = 0;
-    long deadline = now_ms() + SIM_START_TIMEOUT_MS;
     int port = -1;
-    for (;;) {
-        long left = deadline - now_ms();
-        if (left <= 0) {
-            fprintf(stderr, "aigw_test_sim_start: timed out waiting for %s\n", path);
-            break;
-        }
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        int r = poll(&pfd, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            continue;
-        ssize_t n = read(fds[0], line + len, sizeof(line) - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            fprintf(stderr, "aigw_test_sim_start: %s exited before listening\n", path);
-            break;
-        }
-        len += (size_t)n;
-        line[len] = '\0';
-        char *nl = strchr(line, '\n');
-        if (nl) {
-            *nl = '\0';
-            const char *colon = strrchr(line, ':');
-            if (strncmp(line, "listening on ", 13) == 0 && colon)
-                port = atoi(colon + 1);
-            if (port <= 0 || port > 65535) {
-                fprintf(stderr, "aigw_test_sim_start: unexpected output: %s\n", line);
-                port = -1;
-            }
-            break;
-        }
-        if (len == sizeof(line) - 1) {
-            fprintf(stderr, "aigw_test_sim_start: unexpected output from %s\n", path);
-            break;
+    int got = aigw_test_read_line(fds[0], line, sizeof(line), SIM_START_TIMEOUT_MS);
+    if (got == AIGW_TEST_LINE_TIMEOUT) {
+        fprintf(stderr, "aigw_test_sim_start: timed out waiting for %s\n", path);
+    } else if (got == AIGW_TEST_LINE_EOF) {
+        fprintf(stderr, "aigw_test_sim_start: %s exited before listening\n", path);
+    } else if (got == AIGW_TEST_LINE_LONG) {
+        fprintf(stderr, "aigw_test_sim_start: unexpected output from %s\n", path);
+    } else {
+        const char *colon = strrchr(line, ':');
+        if (strncmp(line, "listening on ", 13) == 0 && colon)
+            port = atoi(colon + 1);
+        if (port <= 0 || port > 65535) {
+            fprintf(stderr, "aigw_test_sim_start: unexpected output: %s\n", line);
+            port = -1;
         }
     }
     close(fds[0]);
@@ -147,8 +120,8 @@ void aigw_test_sim_stop(aigw_test_sim *sim) {
             ;
         return;
     }
-    long deadline = now_ms() + 2000;
-    while (now_ms() < deadline) {
+    double deadline = aigw_test_now_ms() + 2000;
+    while (aigw_test_now_ms() < deadline) {
         pid_t r = waitpid(pid, NULL, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR))
             return;
@@ -156,4 +129,20 @@ void aigw_test_sim_stop(aigw_test_sim *sim) {
         nanosleep(&ts, NULL);
     }
     reap(pid);
+}
+
+void aigw_test_sim_start_providers(aigw_test_sim *sim, const char *key) {
+    const char *args[] = {"--api-key",
+                          key,
+                          "--bearer-token",
+                          key,
+                          "--aws-access-key-id",
+                          "AKIDSIMULATOR",
+                          "--aws-secret-access-key",
+                          "SECRET/aws/key/0123456789",
+                          NULL};
+    setenv("AWS_ACCESS_KEY_ID", "AKIDSIMULATOR", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "SECRET/aws/key/0123456789", 1);
+    unsetenv("AWS_SESSION_TOKEN");
+    cr_assert_eq(aigw_test_sim_start(sim, args), 0, "the simulator did not start");
 }

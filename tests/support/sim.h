@@ -17,4 +17,10 @@ typedef struct aigw_test_sim {
 int aigw_test_sim_start(aigw_test_sim *sim, const char *const *extra_args);
 void aigw_test_sim_stop(aigw_test_sim *sim);
 
+/* Starts aigw-sim for the tests of every provider: KEY is its API key and
+ * bearer token, and its AWS keys (AKIDSIMULATOR and a secret) are also put
+ * in this process's environment for SigV4 signing (AWS_SESSION_TOKEN
+ * unset). The test fails when it does not start. */
+void aigw_test_sim_start_providers(aigw_test_sim *sim, const char *key);
+
 #endif

@@ -48,6 +48,14 @@ long aigw_test_sim_count(const aigw_test_sim *sim) {
     return n;
 }
 
+void aigw_test_sims_expect_counts(const aigw_test_sim *sims, long a, long b, long c) {
+    long na = aigw_test_sim_count(&sims[0]), nb = aigw_test_sim_count(&sims[1]),
+         nc = aigw_test_sim_count(&sims[2]);
+    cr_expect(na == a && nb == b && nc == c,
+              "requests reaching a, b, c: %ld, %ld, %ld; expected %ld, %ld, %ld", na, nb, nc, a, b,
+              c);
+}
+
 void aigw_test_sim_reset(const aigw_test_sim *sim) {
     aigw_test_resp r = aigw_test_http(sim->port, "POST", "/sim/reset", NULL, "");
     cr_assert_eq(r.rc, CURLE_OK);
@@ -85,12 +93,6 @@ int aigw_test_dead_port(int *fd) {
     }
     *fd = s;
     return ntohs(a.sin_port);
-}
-
-double aigw_test_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 void aigw_test_sleep_until(double t) {

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "proc.h" /* aigw_test_now_ms */
 #include "sim.h"
 
 /* Starts N simulators on free loopback ports with the same extra arguments
@@ -23,6 +24,10 @@ void aigw_test_sim_fault(const aigw_test_sim *sim, const char *spec);
 /* Provider requests SIM has seen since its start or last reset. */
 long aigw_test_sim_count(const aigw_test_sim *sim);
 
+/* Expects sims[0], sims[1] and sims[2] to have seen a, b and c provider
+ * requests, in one check whose message gives all six numbers. */
+void aigw_test_sims_expect_counts(const aigw_test_sim *sims, long a, long b, long c);
+
 /* Zeroes SIM's count and forgets its last request (the fault stays). */
 void aigw_test_sim_reset(const aigw_test_sim *sim);
 
@@ -35,9 +40,6 @@ void aigw_test_sim_last_model(const aigw_test_sim *sim, char *out, size_t cap);
  * the port meanwhile. Returns the port and sets *fd (close it at the end),
  * or -1. */
 int aigw_test_dead_port(int *fd);
-
-/* Monotonic milliseconds. */
-double aigw_test_now_ms(void);
 
 /* Sleeps until aigw_test_now_ms() >= t (returns at once if it is past). */
 void aigw_test_sleep_until(double t);

@@ -1,0 +1,25 @@
+/* What the helpers that start child processes for the tests (the
+ * simulator, `aigw-cli serve`) share: a monotonic clock and reading the
+ * line a child announces itself with on a pipe. */
+#ifndef AIGW_TEST_PROC_H
+#define AIGW_TEST_PROC_H
+
+#include <stddef.h>
+
+/* Monotonic milliseconds. */
+double aigw_test_now_ms(void);
+
+/* What aigw_test_read_line saw. */
+enum {
+    AIGW_TEST_LINE_OK = 0,       /* a whole line */
+    AIGW_TEST_LINE_TIMEOUT = -1, /* no newline within the time */
+    AIGW_TEST_LINE_EOF = -2,     /* the writer closed the pipe (or a read error) */
+    AIGW_TEST_LINE_LONG = -3     /* cap - 1 bytes without a newline */
+};
+
+/* Reads FD until a newline, for at most TIMEOUT_MS; puts what came,
+ * without the newline, into LINE[0..cap) (NUL-terminated). Returns one of
+ * the AIGW_TEST_LINE_ values. */
+int aigw_test_read_line(int fd, char *line, size_t cap, double timeout_ms);
+
+#endif
