@@ -1003,6 +1003,33 @@ Test(routing, async_retry_after_and_fallback) {
     finish_loop(&loop);
 }
 
+Test(routing, async_first_byte_timeout_falls_back_on_time) {
+    client = make_client(NULL, ", \"routes\": [{\"match\": {\"model\": \"gpt-4o\"},"
+                               " \"backends\": [{\"backend\": \"a\"},"
+                               " {\"backend\": \"b\", \"priority\": 1}],"
+                               " \"retry\": {\"attempts\": 2, \"backoff_ms\": 1,"
+                               " \"timeouts_ms\": {\"first_byte\": 200}}}]" NO_EJECTION);
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    aigw_test_sim_fault(SA, "latency_ms=3000");
+    double t0 = aigw_test_now_ms();
+    async_call chat, stream;
+    start_async(&loop, AIGW_OP_CHAT, "gpt-4o", &chat);
+    start_async(&loop, AIGW_OP_CHAT_STREAM, "gpt-4o", &stream);
+    async_call *both[] = {&chat, &stream};
+    run_until_done(&loop, both, 2);
+    double took = aigw_test_now_ms() - t0;
+    cr_expect_eq(chat.o.st, AIGW_OK, "%s", chat.o.message);
+    cr_expect_str_eq(chat.o.info.backend, "b");
+    cr_expect_eq(stream.o.st, AIGW_OK, "%s", stream.o.message);
+    cr_expect_str_eq(stream.o.info.backend, "b");
+    /* the deadline is a loop timer: 200 ms, not curl's once-a-second check */
+    cr_expect(took >= 190 && took < 900, "fell back after %.0f ms", took);
+    async_free(&chat);
+    async_free(&stream);
+    finish_loop(&loop);
+}
+
 Test(routing, async_stream_no_fallback_after_first_chunk) {
     client = make_client(NULL, A_THEN_B(3) NO_EJECTION);
     uv_loop_t loop;

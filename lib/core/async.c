@@ -379,6 +379,29 @@ static void run_local(aigw_request *r) {
     attempt_failed(r, st);
 }
 
+/* The attempt's first-byte deadline passed with no response head: the
+ * transfer is stopped and the attempt fails with a timeout (curl's own
+ * progress check would be up to a second late). */
+static void on_first_byte_timer(uv_timer_t *t) {
+    aigw_request *r = t->data;
+    if (r->state != REQ_RUNNING || r->io.got_head || r->canceled)
+        return;
+    r->io.first_byte_timeout = 1;
+    aigw__uv_multi_remove(r->eng->multi, r->easy);
+    attempt_failed(r, aigw__transport_first_byte_error(r->call.backend, &r->io, &r->err));
+}
+
+static void start_first_byte_timer(aigw_request *r) {
+    if (r->io.first_byte_ms <= 0)
+        return;
+    if (!r->timer_inited) {
+        uv_timer_init(r->eng->loop, &r->timer);
+        r->timer.data = r;
+        r->timer_inited = 1;
+    }
+    uv_timer_start(&r->timer, on_first_byte_timer, (uint64_t)r->io.first_byte_ms, 0);
+}
+
 static void on_idle(uv_idle_t *h) {
     engine *e = h->data;
     aigw_request *r;
@@ -392,9 +415,10 @@ static void on_idle(uv_idle_t *h) {
             run_local(r);
         } else if (r->state == REQ_READY) {
             CURLMcode rc = aigw__uv_multi_add(e->multi, r->easy);
-            if (rc == CURLM_OK)
+            if (rc == CURLM_OK) {
                 r->state = REQ_RUNNING;
-            else
+                start_first_byte_timer(r);
+            } else
                 attempt_failed(
                     r, aigw__error_set(&r->err,
                                        rc == CURLM_OUT_OF_MEMORY ? AIGW_ENOMEM : AIGW_ETRANSPORT,

@@ -248,6 +248,74 @@ void aigw__transport_setup_easy(CURL *easy, const aigw__backend *b,
     }
 }
 
+/* Each thread drives its synchronous transfers with one multi handle of its
+ * own (connections still come from the client's share): unlike
+ * curl_easy_perform, whose internal wait lasts up to a second, the wait is
+ * cut at an attempt's first-byte deadline. */
+static pthread_key_t multi_key;
+static pthread_once_t multi_once = PTHREAD_ONCE_INIT;
+
+static void multi_destroy(void *m) {
+    curl_multi_cleanup(m);
+}
+
+static void multi_key_init(void) {
+    pthread_key_create(&multi_key, multi_destroy);
+}
+
+static CURLM *thread_multi(void) {
+    pthread_once(&multi_once, multi_key_init);
+    CURLM *m = pthread_getspecific(multi_key);
+    if (!m && (m = curl_multi_init()) && pthread_setspecific(multi_key, m) != 0) {
+        curl_multi_cleanup(m);
+        m = NULL;
+    }
+    return m;
+}
+
+/* Runs one transfer to its end (or to io's first-byte deadline). */
+static CURLcode run_transfer(CURL *easy, aigw__attempt_io *io) {
+    CURLM *m = thread_multi();
+    if (!m)
+        return CURLE_OUT_OF_MEMORY;
+    if (curl_multi_add_handle(m, easy) != CURLM_OK)
+        return CURLE_OUT_OF_MEMORY;
+    CURLcode rc = CURLE_OK;
+    int running = 1;
+    for (;;) {
+        CURLMcode mc = curl_multi_perform(m, &running);
+        if (mc != CURLM_OK) {
+            rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+            break;
+        }
+        if (!running) {
+            int left;
+            CURLMsg *msg;
+            while ((msg = curl_multi_info_read(m, &left)))
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+                    rc = msg->data.result;
+            break;
+        }
+        int wait_ms = 1000;
+        if (io && io->first_byte_ms > 0 && !io->got_head) {
+            long long left = io->first_byte_ms - (monotonic_ms() - io->started_ms);
+            if (left <= 0) {
+                io->first_byte_timeout = 1;
+                rc = CURLE_ABORTED_BY_CALLBACK;
+                break;
+            }
+            if (left < wait_ms)
+                wait_ms = (int)left;
+        }
+        if (curl_multi_poll(m, NULL, 0, wait_ms, NULL) != CURLM_OK) {
+            rc = CURLE_FAILED_INIT;
+            break;
+        }
+    }
+    curl_multi_remove_handle(m, easy);
+    return rc;
+}
+
 aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *b,
                                     const aigw__upstream_request *req, aigw__body_sink sink,
                                     void *user, aigw__attempt_io *io, aigw__http_result *res,
@@ -260,7 +328,7 @@ aigw_status aigw__transport_perform(aigw__transport *t, const aigw__backend *b,
     transfer x = {.easy = easy, .sink = sink, .user = user, .res = res};
     curl_easy_setopt(easy, CURLOPT_SHARE, t->share);
     aigw__transport_setup_easy(easy, b, req, on_body, &x, errbuf, io);
-    CURLcode rc = curl_easy_perform(easy);
+    CURLcode rc = run_transfer(easy, io);
     if (!x.status_known)
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
     curl_easy_cleanup(easy);

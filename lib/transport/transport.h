@@ -24,8 +24,8 @@ typedef struct aigw__http_result {
  * limits mean the backend's own. */
 typedef struct aigw__attempt_io {
     long connect_ms;    /* connect timeout */
-    long first_byte_ms; /* no response head within this: stopped (checked by
-                           libcurl's progress callback, at least once a second) */
+    long first_byte_ms; /* no response head within this: stopped (the sync
+                           transport waits on it; the async engine's timer) */
     long total_ms;      /* the whole transfer, if shorter than the backend's */
     /* filled by the transfer: */
     long retry_after_ms;    /* the answer's Retry-After; -1 if none */
