@@ -3,6 +3,15 @@
 
 #include "cli.h"
 
+/* The options of chat and embed that go into aigw_call_options. */
+#define CALL_OPTIONS_USAGE                                                                         \
+    "      --key NAME         the caller's key name, for budgets scoped on \"key\"\n"              \
+    "      --team NAME        the caller's team, for budgets scoped on \"team\"\n"                 \
+    "  -u, --user NAME        the caller's user, for budgets scoped on \"user\"\n"                 \
+    "  -H, --header NAME:VALUE  a request header routes may match on (repeatable)\n"               \
+    "      --info             print what the call did to stderr: backend, model,\n"                \
+    "                         attempts, tokens, and the tightest budget's state\n"
+
 static const char overview[] =
     "Usage: " CLI_NAME " [-v] [--config FILE] COMMAND [OPTIONS] [ARGS]\n"
     "       " CLI_NAME " --version | --help | help COMMAND\n"
@@ -47,13 +56,7 @@ static const char chat_usage[] =
     "      --no-stream        wait for the whole answer, then print it\n"
     "      --json             print the raw response (streaming: one chunk per\n"
     "                         line, NDJSON) instead of the text\n"
-    "      --usage            print token usage to stderr\n"
-    "      --key NAME         the caller's key name, for budgets scoped on \"key\"\n"
-    "      --team NAME        the caller's team, for budgets scoped on \"team\"\n"
-    "  -u, --user NAME        the caller's user, for budgets scoped on \"user\"\n"
-    "  -H, --header NAME:VALUE  a request header routes may match on (repeatable)\n"
-    "      --info             print what the call did to stderr: backend, model,\n"
-    "                         attempts, tokens, and the tightest budget's state\n"
+    "      --usage            print token usage to stderr\n" CALL_OPTIONS_USAGE
     "  -c, --config FILE      config file\n"
     "  -v, --verbose          library logs to stderr (-vv: debug)\n"
     "  -h, --help             print this and exit\n"
@@ -72,13 +75,7 @@ static const char embed_usage[] =
     "                         openai/text-embedding-3-small when OPENAI_API_KEY is set)\n"
     "      --dimensions N     ask for N dimensions\n"
     "      --json             print the raw response\n"
-    "      --usage            print token usage to stderr\n"
-    "      --key NAME         the caller's key name, for budgets scoped on \"key\"\n"
-    "      --team NAME        the caller's team, for budgets scoped on \"team\"\n"
-    "  -u, --user NAME        the caller's user, for budgets scoped on \"user\"\n"
-    "  -H, --header NAME:VALUE  a request header routes may match on (repeatable)\n"
-    "      --info             print what the call did to stderr: backend, model,\n"
-    "                         attempts, tokens, and the tightest budget's state\n"
+    "      --usage            print token usage to stderr\n" CALL_OPTIONS_USAGE
     "  -c, --config FILE      config file\n"
     "  -v, --verbose          library logs to stderr (-vv: debug)\n"
     "  -h, --help             print this and exit\n";

@@ -391,12 +391,13 @@ class Client:
 
     # -- calls -----------------------------------------------------------
 
-    def _call_json(self, fn, arg):
+    def _call_json(self, fn, *args, what="response"):
+        """fn(handle, *args, &out, &err) returning JSON text, parsed."""
         handle = self._acquire()
         try:
             out = ctypes.c_void_p()
             err = ctypes.c_void_p()
-            rc = fn(handle, arg, ctypes.byref(out), ctypes.byref(err))
+            rc = fn(handle, *args, ctypes.byref(out), ctypes.byref(err))
             if rc != 0:
                 # The contract says *out is untouched on failure; free it anyway.
                 _take_string(out)
@@ -405,7 +406,7 @@ class Client:
         finally:
             self._release()
         if data is None:
-            raise make_error(Status.EINTERNAL, "the library returned no response")
+            raise make_error(Status.EINTERNAL, "the library returned no " + what)
         return json.loads(data)
 
     def chat(self, request=None, *, model=None, messages=None, **fields):
@@ -485,21 +486,7 @@ class Client:
         {"store": "memory"|"redis", "budgets": [{"name", "limit", "scope",
         "counters": [{"instance", "limit", "remaining", "reset_seconds"}]}]}.
         Raises APIConnectionError (etc.) when Redis cannot be read."""
-        fn = _require("aigw_budget_status")
-        handle = self._acquire()
-        try:
-            out = ctypes.c_void_p()
-            err = ctypes.c_void_p()
-            rc = fn(handle, ctypes.byref(out), ctypes.byref(err))
-            if rc != 0:
-                _take_string(out)
-                raise take_error(rc, err.value)
-            data = _take_string(out)
-        finally:
-            self._release()
-        if data is None:
-            raise make_error(Status.EINTERNAL, "the library returned no budget status")
-        return json.loads(data)
+        return self._call_json(_require("aigw_budget_status"), what="budget status")
 
     def chat_stream(self, request=None, *, model=None, messages=None, buffer=64, **fields):
         """Streams a chat completion: returns an iterator of
