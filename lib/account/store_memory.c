@@ -10,6 +10,7 @@
  * old counter (a changed limit applies from then on; a changed type starts
  * afresh). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +35,7 @@ typedef struct entry {
 
 typedef struct shard {
     pthread_mutex_t mu;
-    entry *buckets[SHARD_BUCKETS];
+    entry *_Atomic buckets[SHARD_BUCKETS]; /* lists only grow, at the head */
 } shard;
 
 typedef struct memory_store {
@@ -179,29 +180,38 @@ static uint64_t key_hash(const char *name, const char *instance) {
     return h ^ (h >> 32);
 }
 
+static entry *find(entry *e, uint64_t h, const char *name, const char *inst) {
+    while (e && !(e->hash == h && !strcmp(e->name, name) && !strcmp(e->instance, inst)))
+        e = e->next;
+    return e;
+}
+
+/* Entries are never removed and a new one is published at its list's head
+ * fully built (release), so a lookup of an existing counter takes no lock
+ * (acquire); only a creation takes the shard's lock, and looks again under
+ * it. */
 static entry *lookup(memory_store *ms, const aigw__store_key *k, int64_t now, int create) {
     const char *inst = k->instance ? k->instance : "";
-    uint64_t h = key_hash(k->budget->name, inst);
+    const char *name = k->budget->name;
+    uint64_t h = key_hash(name, inst);
     shard *sh = &ms->shards[h % SHARDS];
-    entry **slot = &sh->buckets[(h / SHARDS) % SHARD_BUCKETS];
+    entry *_Atomic *slot = &sh->buckets[(h / SHARDS) % SHARD_BUCKETS];
+    entry *e = find(atomic_load_explicit(slot, memory_order_acquire), h, name, inst);
+    if (e || !create)
+        return e;
     pthread_mutex_lock(&sh->mu);
-    entry *e = *slot;
-    while (e && !(e->hash == h && !strcmp(e->name, k->budget->name) && !strcmp(e->instance, inst)))
-        e = e->next;
-    if (!e && create) {
-        e = aigw__calloc(1, sizeof *e);
-        if (e &&
-            (!(e->instance = aigw__strdup(inst)) || !(e->name = aigw__strdup(k->budget->name)))) {
+    e = find(atomic_load_explicit(slot, memory_order_acquire), h, name, inst);
+    if (!e && (e = aigw__calloc(1, sizeof *e))) {
+        if (!(e->instance = aigw__strdup(inst)) || !(e->name = aigw__strdup(name))) {
             aigw__free(e->instance);
             aigw__free(e);
             e = NULL;
-        }
-        if (e) {
+        } else {
             pthread_mutex_init(&e->mu, NULL);
             e->hash = h;
             entry_reset(e, k->budget, now);
-            e->next = *slot;
-            *slot = e;
+            e->next = atomic_load_explicit(slot, memory_order_relaxed);
+            atomic_store_explicit(slot, e, memory_order_release);
         }
     }
     pthread_mutex_unlock(&sh->mu);
@@ -372,7 +382,7 @@ static aigw_status mem_instances(aigw__store *s, const aigw__budget *b, aigw__in
     for (size_t i = 0; i < SHARDS && !st; i++) {
         pthread_mutex_lock(&ms->shards[i].mu);
         for (size_t j = 0; j < SHARD_BUCKETS && !st; j++) {
-            for (entry *e = ms->shards[i].buckets[j]; e && !st; e = e->next) {
+            for (entry *e = atomic_load(&ms->shards[i].buckets[j]); e && !st; e = e->next) {
                 if (strcmp(e->name, b->name) != 0)
                     continue;
                 if (n == cap) {
@@ -406,7 +416,7 @@ static void mem_free(aigw__store *s) {
     memory_store *ms = (memory_store *)s;
     for (size_t i = 0; i < SHARDS; i++) {
         for (size_t j = 0; j < SHARD_BUCKETS; j++) {
-            entry *e = ms->shards[i].buckets[j];
+            entry *e = atomic_load(&ms->shards[i].buckets[j]);
             while (e) {
                 entry *next = e->next;
                 pthread_mutex_destroy(&e->mu);
