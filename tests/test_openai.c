@@ -159,6 +159,11 @@ Test(openai, chat_passes_every_field_through_untouched) {
                      "Bearer " KEY);
     cr_assert_str_eq(json_object_get_string(json_object_object_get(lr, "path")),
                      "/v1/chat/completions");
+    /* A chat asks for no compression (answers are small or streamed); the
+     * library says who it is. */
+    cr_assert_null(json_object_object_get(headers, "accept-encoding"));
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(headers, "user-agent")),
+                     "libaigw/" AIGW_VERSION_STRING);
     json_object_put(lr);
 }
 
@@ -239,6 +244,14 @@ Test(openai, embeddings_and_models) {
     cr_assert_str_eq(json_object_get_string(json_object_object_get(sent, "model")),
                      "text-embedding-3-small");
     json_object_put(sent);
+    /* Embeddings, whose answers run to megabytes, accept every encoding
+     * curl decodes. */
+    json_object *lr = last_request();
+    const char *accept_encoding = json_object_get_string(
+        json_object_object_get(json_object_object_get(lr, "headers"), "accept-encoding"));
+    cr_assert(accept_encoding && strstr(accept_encoding, "gzip"), "accept-encoding: %s",
+              accept_encoding ? accept_encoding : "(none)");
+    json_object_put(lr);
 
     cr_assert_eq(aigw_models(client, "sim", &out, &e), AIGW_OK);
     cr_assert(strstr(out, "\"sim/gpt-4o-mini\""), "%s", out);

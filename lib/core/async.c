@@ -175,13 +175,41 @@ static void attempt_clear(aigw_request *r) {
     r->errbuf[0] = 0;
 }
 
+/* Each thread keeps the last freed request for its next one: a request is
+ * ~5.6 KB (the budget tickets are inline), and at that size glibc's malloc
+ * first consolidates every small chunk json-c just freed — ~10 k
+ * instructions a request that a reused block does not pay. */
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static int spare_ok;
+
+static void spare_key_init(void) {
+    spare_ok = pthread_key_create(&spare_key, aigw__free) == 0;
+}
+
+static aigw_request *request_alloc(void) {
+    pthread_once(&spare_once, spare_key_init);
+    aigw_request *r = spare_ok ? pthread_getspecific(spare_key) : NULL;
+    if (r && pthread_setspecific(spare_key, NULL) == 0) {
+        memset(r, 0, sizeof *r);
+        return r;
+    }
+    return aigw__calloc(1, sizeof(aigw_request));
+}
+
+static void request_dealloc(aigw_request *r) {
+    if (spare_ok && !pthread_getspecific(spare_key) && pthread_setspecific(spare_key, r) == 0)
+        return;
+    aigw__free(r);
+}
+
 static void request_free(aigw_request *r) {
     attempt_clear(r);
     aigw__buf_free(&r->body);
     aigw__buf_free(&r->out);
     json_object_put(r->request);
     aigw_error_free(r->err);
-    aigw__free(r);
+    request_dealloc(r);
 }
 
 static void on_timer_closed(uv_handle_t *h) {
@@ -602,7 +630,7 @@ static aigw_status start(aigw_client *client, uv_loop_t *loop, aigw__op op,
         return aigw__error_set(err, AIGW_EINVAL, "%s: unknown call options version %u",
                                aigw__op_name(op), opts->version);
     }
-    aigw_request *r = aigw__calloc(1, sizeof *r);
+    aigw_request *r = request_alloc();
     if (!r) {
         json_object_put(parsed);
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");

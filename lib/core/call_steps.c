@@ -83,6 +83,7 @@ aigw_status aigw__call_build(aigw__call *call, aigw__upstream_request *req, aigw
     aigw_status st = b->adapter->build(call, req, err);
     if (st)
         return st;
+    req->accept_compressed = call->op == AIGW__OP_EMBED;
     for (struct curl_slist *h = b->extra_headers; h; h = h->next) {
         struct curl_slist *grown = curl_slist_append(req->headers, h->data);
         if (!grown)

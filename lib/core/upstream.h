@@ -12,6 +12,10 @@ typedef struct aigw__upstream_request {
     aigw__buf url;
     struct curl_slist *headers; /* "Name: value" lines */
     aigw__buf body;
+    /* Ask for a compressed answer (Accept-Encoding, decoded by curl): only
+     * embeddings, whose answers run to megabytes; chat answers are small or
+     * streamed, and asking costs every transfer ~8 k instructions in curl. */
+    int accept_compressed;
 } aigw__upstream_request;
 
 void aigw__upstream_request_free(aigw__upstream_request *req);

@@ -215,7 +215,8 @@ void aigw__transport_setup_easy(CURL *easy, const aigw__backend *b,
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "libaigw/" AIGW_VERSION_STRING);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    if (req->accept_compressed)
+        curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     long connect_ms = b->connect_timeout_ms, total_ms = b->timeout_ms;
