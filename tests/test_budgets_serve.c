@@ -645,8 +645,9 @@ static double settled_remaining(const char *name, double reserved) {
 
 Test(budgets_serve, a_client_that_goes_away_never_leaks_its_reservation) {
     /* Anthropic's message_start tells the input (5 tokens) before the first
-     * chunk; the estimate is 15 in + 100 out. cost = input + 4*output:
-     * reserved 415, settled 5 + 4*1 = 9 when the stream stops there, or the
+     * chunk, but not the output (its 1 is a placeholder); the estimate is 15
+     * in + 100 out. cost = input + 4*output: reserved 415, settled 5 + 4*100
+     * = 405 when the stream stops there (output at the estimate), or the
      * whole 21 when the upstream finished first; refunded (0) or 21 for a
      * whole answer. A reservation left behind stays at 415. */
     char keys[512], config[8192];
@@ -677,7 +678,7 @@ Test(budgets_serve, a_client_that_goes_away_never_leaks_its_reservation) {
     curl_easy_cleanup(c);
     double left = settled_remaining("spend", 10000 - 415);
     cr_log_info("client hung up mid-stream: remaining %f", left);
-    cr_expect(fabs(left - (10000 - 9)) < 1e-9 || fabs(left - (10000 - 21)) < 1e-9,
+    cr_expect(fabs(left - (10000 - 405)) < 1e-9 || fabs(left - (10000 - 21)) < 1e-9,
               "after a client hung up mid-stream: remaining %f (9585 = the reservation leaked)",
               left);
 

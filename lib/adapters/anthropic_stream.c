@@ -52,7 +52,15 @@ static aigw_status handle(anthropic_stream *s, json_object *root, const char *da
         if ((st = aigw__chunks_set_str(&s->w, &s->w.id, aigw__json_get_string(m, "id"), 1)) ||
             (st = aigw__chunks_set_str(&s->w, &s->w.model, aigw__json_get_string(m, "model"), 1)))
             return st;
-        aigw__anthropic_read_usage(aigw__json_get(m, "usage"), &s->w.call->usage);
+        /* Input and cache tokens are final here; output_tokens is a
+         * placeholder (1) until message_delta counts them. Taking it would
+         * settle a stream cut before then at one output token: it stays
+         * unknown instead, so the reservation's estimate is charged. */
+        aigw__usage *u = &s->w.call->usage;
+        long long out = u->output_tokens, total = u->total_tokens;
+        aigw__anthropic_read_usage(aigw__json_get(m, "usage"), u);
+        u->output_tokens = out;
+        u->total_tokens = total;
         return aigw__chunks_emit_text(&s->w, "content", "");
     }
     if (strcmp(type, "content_block_start") == 0 || strcmp(type, "content_block_delta") == 0) {
