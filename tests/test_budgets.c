@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1035,6 +1036,109 @@ Test(budgets_redis, settles_streams_aborts_and_refunds_in_redis) {
         aigw_client_free(c);
     }
     sim_teardown();
+}
+
+/* A frozen Redis (SIGSTOP: connections accepted, nothing answered) makes
+ * every store call wait for its timeout. An async call with budgets scoped
+ * on backend reserves and settles per attempt: that waiting must happen on
+ * the thread pool, never on the caller's loop, which keeps ticking. */
+typedef struct loop_watch {
+    uv_timer_t ticker, canceler;
+    aigw_request *request;
+    double last, max_gap;
+    async_result r;
+} loop_watch;
+
+static void cancel_watched(uv_timer_t *t) {
+    loop_watch *w = t->data;
+    aigw_request_cancel(w->request);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void on_tick(uv_timer_t *t) {
+    loop_watch *w = t->data;
+    double now = mono();
+    if (now - w->last > w->max_gap)
+        w->max_gap = now - w->last;
+    w->last = now;
+}
+
+static void on_watched_done(aigw_status status, const char *response, const aigw_error *err,
+                            void *user) {
+    loop_watch *w = user;
+    on_done(status, response, err, &w->r);
+    uv_close((uv_handle_t *)&w->ticker, NULL);
+}
+
+Test(budgets_redis, a_frozen_store_never_stalls_the_loop_of_async_calls) {
+    char config[2048];
+    snprintf(config, sizeof config,
+             "{\"budgets\":[{\"name\":\"per-backend\",\"scope\":{\"backend\":\"*\"},"
+             "\"cost\":\"requests\",\"limit\":{\"type\":\"window\",\"per\":\"day\","
+             "\"max\":1000},\"on_store_error\":\"fail_open\"}],"
+             "\"accounting\":{\"store\":{\"type\":\"redis\",\"host\":\"127.0.0.1\","
+             "\"port\":%d,\"prefix\":\"aigw:test:%d:\",\"timeout_ms\":300}}}",
+             redis.port, (int)getpid());
+    aigw_client *c = aigw_test_client_new(config);
+    expect_admitted(c, MOCK_REQ(""), NULL, NULL, NULL, "Redis up");
+    cr_expect_float_eq(remaining(c, "per-backend", "mock"), 999, 1e-9);
+
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    loop_watch w;
+    memset(&w, 0, sizeof w);
+    uv_timer_init(&loop, &w.ticker);
+    w.ticker.data = &w;
+    cr_assert_eq(kill(redis.pid, SIGSTOP), 0);
+    aigw_error *e = NULL;
+    aigw_status st = aigw_call_async(c, &loop, AIGW_OP_CHAT, MOCK_REQ(""), NULL, NULL,
+                                     on_watched_done, &w, NULL, &e);
+    w.last = mono();
+    uv_timer_start(&w.ticker, on_tick, 10, 10);
+    double t = mono();
+    if (st == AIGW_OK)
+        uv_run(&loop, UV_RUN_DEFAULT);
+    double took = mono() - t;
+    kill(redis.pid, SIGCONT);
+    cr_assert_eq(st, AIGW_OK, "%s", msg(e));
+    aigw_loop_release(c, &loop);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_expect_eq(uv_loop_close(&loop), 0);
+    cr_expect_eq(w.r.done, 1);
+    cr_expect_eq(w.r.status, AIGW_OK, "fail_open with Redis frozen: %s %s",
+                 aigw_status_name(w.r.status), w.r.message);
+    cr_expect_geq(took, 0.3, "the call took %.3f s: the frozen store was never waited on", took);
+    cr_expect_lt(w.max_gap, 0.15, "the loop stalled for %.0f ms (the call took %.0f ms)",
+                 w.max_gap * 1e3, took * 1e3);
+    free(w.r.response);
+
+    /* Canceled while its backend's budget waits on the frozen store: done
+     * reports the cancel once the store call returns, the loop never stops. */
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    memset(&w, 0, sizeof w);
+    uv_timer_init(&loop, &w.ticker);
+    uv_timer_init(&loop, &w.canceler);
+    w.ticker.data = w.canceler.data = &w;
+    cr_assert_eq(kill(redis.pid, SIGSTOP), 0);
+    st = aigw_call_async(c, &loop, AIGW_OP_CHAT, MOCK_REQ(""), NULL, NULL, on_watched_done, &w,
+                         &w.request, &e);
+    w.last = mono();
+    uv_timer_start(&w.ticker, on_tick, 10, 10);
+    uv_timer_start(&w.canceler, cancel_watched, 50, 0);
+    if (st == AIGW_OK)
+        uv_run(&loop, UV_RUN_DEFAULT);
+    kill(redis.pid, SIGCONT);
+    cr_assert_eq(st, AIGW_OK, "%s", msg(e));
+    aigw_loop_release(c, &loop);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_expect_eq(uv_loop_close(&loop), 0);
+    cr_expect_eq(w.r.done, 1);
+    cr_expect_eq(w.r.status, AIGW_ECANCELED, "%s %s", aigw_status_name(w.r.status), w.r.message);
+    cr_expect_lt(w.max_gap, 0.15, "the loop stalled for %.0f ms while canceling", w.max_gap * 1e3);
+    free(w.r.response);
+
+    expect_admitted(c, MOCK_REQ(""), NULL, NULL, NULL, "Redis thawed");
+    aigw_client_free(c);
 }
 
 /* ---- async: stopped, failed and canceled calls ---- */

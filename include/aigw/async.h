@@ -20,6 +20,8 @@
  * loop's thread). OAuth2/OIDC bearer tokens and AWS credentials kept by a
  * refresher are applied on libuv's thread pool (uv_queue_work), since a
  * refresh may block; their failure (AIGW_EAUTH) arrives through `done`.
+ * So do budget reservations and settlements in a Redis store (the call's,
+ * and each attempt's for budgets scoped on backend).
  * Failures after the call returns map exactly as the synchronous API maps
  * them (refused connection AIGW_ECONNECT, timeout AIGW_ETIMEOUT, cut-off
  * answer AIGW_ETRUNCATED, non-2xx the provider's error), and, as with

@@ -17,6 +17,10 @@
  *     returned as in 1. A BEARER or AWS_SIGV4 credential backed by a
  *     refresher may block on a token exchange, so it always runs on libuv's
  *     thread pool (uv_queue_work); its failure arrives through `done`.
+ *     Budgets in a remote store (Redis) are reserved and settled there
+ *     too: the call's reservation before the first attempt, each attempt's
+ *     backend-scoped one when its backend is picked and when it ends, the
+ *     settlement before `done`.
  *  3. Local (mock) backends answer from the engine's idle callback: the API
  *     call never runs `done` (nor chunks) itself.
  *  4. Remote backends: an easy handle, set up as the synchronous transport
@@ -57,6 +61,8 @@ typedef enum req_state {
     REQ_CREDENTIALS, /* on the thread pool */
     REQ_RESERVING,   /* budgets in a remote store: the reservation on the pool */
     REQ_SETTLING,    /* the same at the end: the settlement on the pool */
+    REQ_PICKING,     /* the same for an attempt's backend-scoped budgets, */
+    REQ_ENDING,      /* and for their settlement when the attempt ends */
     REQ_LOCAL,       /* waiting for the idle callback to answer it */
     REQ_READY,       /* easy handle built, waiting to be added */
     REQ_RUNNING,     /* in the multi */
@@ -286,9 +292,29 @@ static void on_retry_timer(uv_timer_t *t) {
         attempt_failed(r, st);
 }
 
+static void attempt_settle_work(uv_work_t *w) {
+    aigw_request *r = w->data;
+    aigw__policy_attempt_settle(&r->policy, &r->call, r->final_status);
+}
+
+static void attempt_settle_done(uv_work_t *w, int status) {
+    (void)status; /* never canceled: the attempt had ended */
+    aigw_request *r = w->data;
+    r->state = REQ_RUNNING;
+    attempt_failed(r, r->final_status); /* its settlement is done: nothing blocks now */
+}
+
 /* An attempt failed (or succeeded: st AIGW_OK): retry after the policy's
- * wait, or finish. Only from loop callbacks. */
+ * wait, or finish. Only from loop callbacks. The attempt's backend-scoped
+ * budgets in a remote store are settled on the thread pool first. */
 static void attempt_failed(aigw_request *r, aigw_status st) {
+    if (aigw__policy_attempt_settle_may_block(&r->policy)) {
+        r->state = REQ_ENDING;
+        r->final_status = st;
+        if (uv_queue_work(r->eng->loop, &r->work, attempt_settle_work, attempt_settle_done) == 0)
+            return;
+        r->state = REQ_RUNNING; /* settled inline, by aigw__policy_attempt_end */
+    }
     long wait = aigw__policy_attempt_end(&r->policy, &r->call, st, aigw_error_http_status(r->err),
                                          r->io.retry_after_ms, &r->err);
     if (wait < 0 || r->canceled) {
@@ -571,13 +597,48 @@ void aigw__async_forget_client(aigw_client *client) {
 
 /* ---- attempts ---- */
 
-/* Starts the policy's next attempt: picks the backend, builds the request
- * and either queues it, or sends its credentials to the thread pool. A
- * failure is returned (nothing queued). */
+static aigw_status prepare_attempt(aigw_request *r);
+
+static void pick_work(uv_work_t *w) {
+    aigw_request *r = w->data;
+    r->cred_status = aigw__policy_next(&r->policy, &r->call, &r->err);
+}
+
+static void pick_done(uv_work_t *w, int status) {
+    aigw_request *r = w->data;
+    if (r->canceled || status == UV_ECANCELED) {
+        complete(r, AIGW_ECANCELED); /* a reservation made is refunded by the settle */
+        return;
+    }
+    aigw_status st = r->cred_status;
+    if (!st)
+        st = prepare_attempt(r);
+    if (st)
+        attempt_failed(r, st);
+}
+
+/* Starts the policy's next attempt: picks the backend (on the thread pool
+ * when that reserves backend-scoped budgets in a remote store), builds the
+ * request and either queues it, or sends its credentials to the thread
+ * pool. A failure is returned (nothing queued). */
 static aigw_status begin_attempt(aigw_request *r) {
+    if (aigw__policy_next_may_block(&r->policy)) {
+        r->state = REQ_PICKING;
+        int rc = uv_queue_work(r->eng->loop, &r->work, pick_work, pick_done);
+        if (rc)
+            return aigw__error_set(&r->err, AIGW_EINTERNAL, "uv_queue_work: %s", uv_strerror(rc));
+        return AIGW_OK;
+    }
     aigw_status st = aigw__policy_next(&r->policy, &r->call, &r->err);
     if (st)
         return st;
+    return prepare_attempt(r);
+}
+
+/* The picked attempt: its request built, then queued or sent for its
+ * credentials. */
+static aigw_status prepare_attempt(aigw_request *r) {
+    aigw_status st;
     const aigw__backend *b = r->call.backend;
     if ((st = aigw__call_check_available(&r->call, &r->err)))
         return st;
@@ -754,8 +815,8 @@ void aigw_request_cancel(aigw_request *r) {
     if (!r || r->canceled)
         return;
     r->canceled = 1;
-    if (r->state == REQ_CREDENTIALS || r->state == REQ_RESERVING)
+    if (r->state == REQ_CREDENTIALS || r->state == REQ_RESERVING || r->state == REQ_PICKING)
         uv_cancel((uv_req_t *)&r->work); /* the after-work callback reports it either way */
-    else if (r->state != REQ_SETTLING)
-        pending_push(r);
+    else if (r->state != REQ_SETTLING && r->state != REQ_ENDING)
+        pending_push(r); /* a settlement under way reports the cancel when it is done */
 }

@@ -271,6 +271,22 @@ static int next_is_same(const aigw__call_policy *p, const aigw__backend *b) {
     return strcmp(e->target->backend, b->name) == 0;
 }
 
+int aigw__policy_next_may_block(const aigw__call_policy *p) {
+    aigw__accountant *acc = p->client->accountant;
+    return acc && aigw__accountant_has_scoped(acc, AIGW__SCOPE_BACKEND) &&
+           aigw__policy_store_is_remote(p);
+}
+
+void aigw__policy_attempt_settle(aigw__call_policy *p, aigw__call *call, aigw_status st) {
+    if (p->backend_ticket.active)
+        aigw__accountant_settle(p->client->accountant, &p->backend_ticket,
+                                st == AIGW_OK || p->delivered ? &call->usage : NULL, NULL);
+}
+
+int aigw__policy_attempt_settle_may_block(const aigw__call_policy *p) {
+    return p->backend_ticket.active && aigw__policy_store_is_remote(p);
+}
+
 long aigw__policy_attempt_end(aigw__call_policy *p, aigw__call *call, aigw_status st,
                               int http_status, long retry_after_ms, aigw_error **err) {
     long attempt_ms = (long)aigw__elapsed_ms(&p->attempt_start);
@@ -284,9 +300,7 @@ long aigw__policy_attempt_end(aigw__call_policy *p, aigw__call *call, aigw_statu
                                 !backend_failure);
         p->health_ticket = AIGW__TICKET_DENIED;
     }
-    if (p->backend_ticket.active)
-        aigw__accountant_settle(p->client->accountant, &p->backend_ticket,
-                                st == AIGW_OK || p->delivered ? &call->usage : NULL, NULL);
+    aigw__policy_attempt_settle(p, call, st);
     if (st == AIGW_OK)
         return -1;
     aigw__attempt_log_add(&p->log, call->backend->name, st, http_status, attempt_ms);

@@ -78,6 +78,19 @@ int aigw__policy_settle_pending(const aigw__call_policy *p);
  * (*err set) when no attempt may be made. */
 aigw_status aigw__policy_next(aigw__call_policy *p, aigw__call *call, aigw_error **err);
 
+/* Whether aigw__policy_next may block: budgets scoped on backend, in a
+ * remote store (each attempt reserves there). The async path runs it on
+ * the thread pool then. */
+int aigw__policy_next_may_block(const aigw__call_policy *p);
+
+/* The attempt's backend-scoped reservation, settled (charged with the
+ * usage, or refunded when st failed before anything reached the caller).
+ * aigw__policy_attempt_end does it too; calling it first (on the thread
+ * pool, when aigw__policy_attempt_settle_may_block) leaves nothing there
+ * that can block. */
+void aigw__policy_attempt_settle(aigw__call_policy *p, aigw__call *call, aigw_status st);
+int aigw__policy_attempt_settle_may_block(const aigw__call_policy *p);
+
 /* An attempt ended with st (http_status: the upstream's, 0 if none;
  * retry_after_ms: its Retry-After, -1 if none). Returns the milliseconds to
  * wait before the next attempt, or -1 when the call ends with st. On a
