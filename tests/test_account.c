@@ -3,6 +3,7 @@
  * settlement with real usage, on an injected clock. */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
 #include <string.h>
 
 #include "account/accountant.h"
@@ -196,5 +197,46 @@ Test(accountant, long_identities_and_no_budgets) {
     cr_assert_eq(try_reserve(acc, "eng", "u", "m", 1, 1, &t, &r, NULL), AIGW_OK);
     cr_assert_eq(t.n, 0);
     cr_assert_eq(aigw__accountant_settle(acc, &t, NULL, NULL), AIGW_OK);
+    aigw__accountant_free(acc);
+}
+
+/* The /metrics counters are kept per thread slot and added up when read:
+ * from 24 threads (more than there are slots) every count still arrives. */
+#define COUNT_THREADS 24
+#define COUNT_CALLS 500
+
+static void *count_calls(void *arg) {
+    aigw__accountant *acc = arg;
+    for (int i = 0; i < COUNT_CALLS; i++) {
+        aigw__ticket t;
+        aigw__account_refusal r;
+        if (try_reserve(acc, NULL, NULL, "m", 1, 1, &t, &r, NULL) != AIGW_OK)
+            return (void *)1;
+        aigw__usage unknown = AIGW__USAGE_UNKNOWN;
+        aigw__accountant_settle(acc, &t, i % 2 ? &unknown : NULL, NULL);
+    }
+    return NULL;
+}
+
+Test(accountant, counters_add_up_across_threads) {
+    aigw__accountant *acc =
+        make("[{\"name\":\"all\",\"cost\":\"requests\",\"limit\":{\"type\":"
+             "\"token_bucket\",\"capacity\":1000000,\"refill_per_second\":0}}]");
+    pthread_t th[COUNT_THREADS];
+    for (int i = 0; i < COUNT_THREADS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, count_calls, acc), 0);
+    for (int i = 0; i < COUNT_THREADS; i++) {
+        void *rc = NULL;
+        pthread_join(th[i], &rc);
+        cr_expect_null(rc, "a reservation failed");
+    }
+    aigw__account_stats stats;
+    aigw__accountant_stats(acc, &stats);
+    cr_expect_eq(stats.admitted, COUNT_THREADS * COUNT_CALLS);
+    cr_expect_eq(stats.settled, COUNT_THREADS * COUNT_CALLS);
+    cr_expect_eq(stats.unknown_usage, COUNT_THREADS * COUNT_CALLS / 2);
+    cr_expect_eq(stats.refused, 0);
+    /* settled with unknown usage at the estimate (1 request), refunded otherwise */
+    cr_expect_eq(remaining(acc, 0, ""), (1000000 - COUNT_THREADS * COUNT_CALLS / 2) * U);
     aigw__accountant_free(acc);
 }

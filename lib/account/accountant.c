@@ -11,6 +11,19 @@
 #include "core/errors.h"
 #include "core/json.h"
 
+/* The counters /metrics shows, in slots that threads take round-robin:
+ * with one set shared, every reserve and settle of every thread wrote one
+ * cache line that the others also read the accountant's fields from.
+ * Padded so that no two slots, nor the fields above them, share a 64-byte
+ * line whatever the allocation's alignment. Reads add the slots up. */
+#define COUNTER_SLOTS 16
+
+typedef struct counter_slot {
+    _Atomic unsigned long long admitted, refused, settled, unknown_usage, errors_open,
+        errors_closed;
+    char pad[128 - 6 * sizeof(unsigned long long)];
+} counter_slot;
+
 struct aigw__accountant {
     aigw__budget_set *budgets;
     aigw__store *store;
@@ -18,9 +31,20 @@ struct aigw__accountant {
     void *clock_user;
     long long default_max_tokens;
     aigw__logger logger;
-    _Atomic unsigned long long admitted, refused, settled, unknown_usage, errors_open,
-        errors_closed;
+    char pad[64];
+    counter_slot slots[COUNTER_SLOTS];
 };
+
+/* This thread's slot (the same index in every accountant). */
+static counter_slot *my_slot(aigw__accountant *acc) {
+    static _Thread_local unsigned index; /* 0: none yet, else slot + 1 */
+    static atomic_uint next_index;
+    if (!index)
+        index = atomic_fetch_add_explicit(&next_index, 1, memory_order_relaxed) % COUNTER_SLOTS + 1;
+    return &acc->slots[index - 1];
+}
+
+#define COUNT(acc, field) atomic_fetch_add_explicit(&my_slot(acc)->field, 1, memory_order_relaxed)
 
 static int64_t realtime_ns(void *user) {
     (void)user;
@@ -206,7 +230,7 @@ static aigw_status reserve(aigw__accountant *acc, const aigw__identity *id, int 
     t->n = n;
     if (!n) {
         t->active = 1;
-        atomic_fetch_add_explicit(&acc->admitted, 1, memory_order_relaxed);
+        COUNT(acc, admitted);
         return AIGW_OK;
     }
     aigw__refusal r = {0};
@@ -215,7 +239,7 @@ static aigw_status reserve(aigw__accountant *acc, const aigw__identity *id, int 
     if (st == AIGW_OK) {
         for (size_t i = 0; i < n; i++) {
             if (t->holds[i].skipped) {
-                atomic_fetch_add_explicit(&acc->errors_open, 1, memory_order_relaxed);
+                COUNT(acc, errors_open);
                 aigw__log(&acc->logger, AIGW_LOG_WARN,
                           "budget \"%s\": store unreachable, admitting (on_store_error: "
                           "fail_open)",
@@ -223,13 +247,13 @@ static aigw_status reserve(aigw__accountant *acc, const aigw__identity *id, int 
             }
         }
         t->active = 1;
-        atomic_fetch_add_explicit(&acc->admitted, 1, memory_order_relaxed);
+        COUNT(acc, admitted);
         return AIGW_OK;
     }
     ticket_release(t);
     if (st != AIGW_ERATELIMIT)
         return st;
-    atomic_fetch_add_explicit(&acc->refused, 1, memory_order_relaxed);
+    COUNT(acc, refused);
     const aigw__budget *b = match[r.index < n ? r.index : 0];
     long retry = r.retry_after < 0 ? -1 : (long)ceil(r.retry_after);
     if (retry == 0)
@@ -237,7 +261,7 @@ static aigw_status reserve(aigw__accountant *acc, const aigw__identity *id, int 
     if (refusal)
         *refusal = (aigw__account_refusal){b->name, retry, r.store_error};
     if (r.store_error) {
-        atomic_fetch_add_explicit(&acc->errors_closed, 1, memory_order_relaxed);
+        COUNT(acc, errors_closed);
         aigw__log(&acc->logger, AIGW_LOG_ERROR,
                   "budget \"%s\": store unreachable, refusing (on_store_error: fail_closed)",
                   b->name);
@@ -299,7 +323,7 @@ aigw_status aigw__accountant_settle(aigw__accountant *acc, aigw__ticket *t,
         if (actual) {
             const aigw__usage *e = &t->estimate;
             if (actual->input_tokens < 0 || actual->output_tokens < 0)
-                atomic_fetch_add_explicit(&acc->unknown_usage, 1, memory_order_relaxed);
+                COUNT(acc, unknown_usage);
             u.input_tokens = pick(actual->input_tokens, e->input_tokens);
             u.cached_input_tokens = pick(actual->cached_input_tokens, 0);
             u.output_tokens = pick(actual->output_tokens, e->output_tokens);
@@ -316,7 +340,7 @@ aigw_status aigw__accountant_settle(aigw__accountant *acc, aigw__ticket *t,
             aigw__log(&acc->logger, AIGW_LOG_WARN, "budget store: settle failed (%s)",
                       aigw_strerror(st));
     }
-    atomic_fetch_add_explicit(&acc->settled, 1, memory_order_relaxed);
+    COUNT(acc, settled);
     ticket_release(t);
     return st;
 }
@@ -375,10 +399,14 @@ void aigw__accountant_adopt_store(aigw__accountant *acc, aigw__accountant *from)
 }
 
 void aigw__accountant_stats(const aigw__accountant *acc, aigw__account_stats *out) {
-    out->admitted = atomic_load(&acc->admitted);
-    out->refused = atomic_load(&acc->refused);
-    out->settled = atomic_load(&acc->settled);
-    out->unknown_usage = atomic_load(&acc->unknown_usage);
-    out->store_errors_open = atomic_load(&acc->errors_open);
-    out->store_errors_closed = atomic_load(&acc->errors_closed);
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < COUNTER_SLOTS; i++) {
+        const counter_slot *c = &acc->slots[i];
+        out->admitted += atomic_load_explicit(&c->admitted, memory_order_relaxed);
+        out->refused += atomic_load_explicit(&c->refused, memory_order_relaxed);
+        out->settled += atomic_load_explicit(&c->settled, memory_order_relaxed);
+        out->unknown_usage += atomic_load_explicit(&c->unknown_usage, memory_order_relaxed);
+        out->store_errors_open += atomic_load_explicit(&c->errors_open, memory_order_relaxed);
+        out->store_errors_closed += atomic_load_explicit(&c->errors_closed, memory_order_relaxed);
+    }
 }

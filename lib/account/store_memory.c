@@ -22,10 +22,14 @@
 #define SHARD_BUCKETS 256
 
 typedef struct entry {
+    /* read by every lookup, written once: */
     struct entry *next;
     uint64_t hash;
     char *name; /* the budget's */
     char *instance;
+    /* keeps the counter, written by every reserve and settle, off the
+     * cache line that lookups from other threads read */
+    char pad[64];
     aigw__limit_type type; /* what level means */
     pthread_mutex_t mu;
     int64_t level;   /* bucket: available; window: used */
