@@ -13,9 +13,11 @@ typedef enum aigw_log_level {
     AIGW_LOG_OFF = 4
 } aigw_log_level;
 
-/* Called from whichever thread made the call that logs; it must not call
- * back into the library with the same client. `message` is valid only
- * during the call. */
+/* Called from whichever thread made the call that logs — for async calls
+ * also libuv's thread-pool threads, where credential refreshes and Redis
+ * budget calls run — so it must be thread-safe; it must not call back into
+ * the library with the same client. `message` is valid only during the
+ * call. */
 typedef void (*aigw_log_cb)(aigw_log_level level, const char *message, void *user);
 
 #ifdef __cplusplus
