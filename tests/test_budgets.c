@@ -1042,18 +1042,23 @@ Test(budgets_redis, settles_streams_aborts_and_refunds_in_redis) {
  * every store call wait for its timeout. An async call with budgets scoped
  * on backend reserves and settles per attempt: that waiting must happen on
  * the thread pool, never on the caller's loop, which keeps ticking. */
-typedef struct loop_watch {
-    uv_timer_t ticker, canceler;
+/* Cancels k->request when its timer fires. */
+typedef struct canceler {
     aigw_request *request;
+    uv_timer_t timer;
+} canceler;
+
+static void cancel_now(uv_timer_t *t) {
+    canceler *k = t->data;
+    aigw_request_cancel(k->request);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+typedef struct loop_watch {
+    uv_timer_t ticker;
     double last, max_gap;
     async_result r;
 } loop_watch;
-
-static void cancel_watched(uv_timer_t *t) {
-    loop_watch *w = t->data;
-    aigw_request_cancel(w->request);
-    uv_close((uv_handle_t *)t, NULL);
-}
 
 static void on_tick(uv_timer_t *t) {
     loop_watch *w = t->data;
@@ -1070,6 +1075,41 @@ static void on_watched_done(aigw_status status, const char *response, const aigw
     uv_close((uv_handle_t *)&w->ticker, NULL);
 }
 
+/* One async call on a fresh loop with Redis frozen meanwhile (canceled
+ * after cancel_ms if > 0), a 10 ms ticker watching the loop; returns how
+ * long the loop ran. */
+static double frozen_store_call(aigw_client *c, loop_watch *w, long cancel_ms) {
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    memset(w, 0, sizeof *w);
+    canceler k = {0};
+    uv_timer_init(&loop, &w->ticker);
+    uv_timer_init(&loop, &k.timer);
+    w->ticker.data = w;
+    k.timer.data = &k;
+    cr_assert_eq(kill(redis.pid, SIGSTOP), 0);
+    aigw_error *e = NULL;
+    aigw_status st = aigw_call_async(c, &loop, AIGW_OP_CHAT, MOCK_REQ(""), NULL, NULL,
+                                     on_watched_done, w, &k.request, &e);
+    w->last = mono();
+    uv_timer_start(&w->ticker, on_tick, 10, 10);
+    if (cancel_ms > 0)
+        uv_timer_start(&k.timer, cancel_now, (uint64_t)cancel_ms, 0);
+    else
+        uv_close((uv_handle_t *)&k.timer, NULL);
+    double t = mono();
+    if (st == AIGW_OK)
+        uv_run(&loop, UV_RUN_DEFAULT);
+    double took = mono() - t;
+    kill(redis.pid, SIGCONT);
+    cr_assert_eq(st, AIGW_OK, "%s", msg(e));
+    aigw_loop_release(c, &loop);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_expect_eq(uv_loop_close(&loop), 0);
+    cr_expect_eq(w->r.done, 1);
+    return took;
+}
+
 Test(budgets_redis, a_frozen_store_never_stalls_the_loop_of_async_calls) {
     char config[2048];
     snprintf(config, sizeof config,
@@ -1083,28 +1123,8 @@ Test(budgets_redis, a_frozen_store_never_stalls_the_loop_of_async_calls) {
     expect_admitted(c, MOCK_REQ(""), NULL, NULL, NULL, "Redis up");
     cr_expect_float_eq(remaining(c, "per-backend", "mock"), 999, 1e-9);
 
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
     loop_watch w;
-    memset(&w, 0, sizeof w);
-    uv_timer_init(&loop, &w.ticker);
-    w.ticker.data = &w;
-    cr_assert_eq(kill(redis.pid, SIGSTOP), 0);
-    aigw_error *e = NULL;
-    aigw_status st = aigw_call_async(c, &loop, AIGW_OP_CHAT, MOCK_REQ(""), NULL, NULL,
-                                     on_watched_done, &w, NULL, &e);
-    w.last = mono();
-    uv_timer_start(&w.ticker, on_tick, 10, 10);
-    double t = mono();
-    if (st == AIGW_OK)
-        uv_run(&loop, UV_RUN_DEFAULT);
-    double took = mono() - t;
-    kill(redis.pid, SIGCONT);
-    cr_assert_eq(st, AIGW_OK, "%s", msg(e));
-    aigw_loop_release(c, &loop);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_expect_eq(uv_loop_close(&loop), 0);
-    cr_expect_eq(w.r.done, 1);
+    double took = frozen_store_call(c, &w, 0);
     cr_expect_eq(w.r.status, AIGW_OK, "fail_open with Redis frozen: %s %s",
                  aigw_status_name(w.r.status), w.r.message);
     cr_expect_geq(took, 0.6, "the call took %.3f s: the frozen store was never waited on", took);
@@ -1116,25 +1136,7 @@ Test(budgets_redis, a_frozen_store_never_stalls_the_loop_of_async_calls) {
 
     /* Canceled while its backend's budget waits on the frozen store: done
      * reports the cancel once the store call returns, the loop never stops. */
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    memset(&w, 0, sizeof w);
-    uv_timer_init(&loop, &w.ticker);
-    uv_timer_init(&loop, &w.canceler);
-    w.ticker.data = w.canceler.data = &w;
-    cr_assert_eq(kill(redis.pid, SIGSTOP), 0);
-    st = aigw_call_async(c, &loop, AIGW_OP_CHAT, MOCK_REQ(""), NULL, NULL, on_watched_done, &w,
-                         &w.request, &e);
-    w.last = mono();
-    uv_timer_start(&w.ticker, on_tick, 10, 10);
-    uv_timer_start(&w.canceler, cancel_watched, 50, 0);
-    if (st == AIGW_OK)
-        uv_run(&loop, UV_RUN_DEFAULT);
-    kill(redis.pid, SIGCONT);
-    cr_assert_eq(st, AIGW_OK, "%s", msg(e));
-    aigw_loop_release(c, &loop);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_expect_eq(uv_loop_close(&loop), 0);
-    cr_expect_eq(w.r.done, 1);
+    frozen_store_call(c, &w, 50);
     cr_expect_eq(w.r.status, AIGW_ECANCELED, "%s %s", aigw_status_name(w.r.status), w.r.message);
     cr_expect_lt(w.max_gap, 0.3, "the loop stalled for %.0f ms while canceling", w.max_gap * 1e3);
     free(w.r.response);
@@ -1144,17 +1146,6 @@ Test(budgets_redis, a_frozen_store_never_stalls_the_loop_of_async_calls) {
 }
 
 /* ---- async: stopped, failed and canceled calls ---- */
-
-typedef struct canceler {
-    aigw_request *request;
-    uv_timer_t timer;
-} canceler;
-
-static void cancel_now(uv_timer_t *t) {
-    canceler *k = t->data;
-    aigw_request_cancel(k->request);
-    uv_close((uv_handle_t *)t, NULL);
-}
 
 Test(budgets, async_calls_settle_when_stopped_refund_when_failed_or_canceled) {
     const provider *anth = &providers[1];

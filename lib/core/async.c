@@ -232,6 +232,22 @@ static void request_release(aigw_request *r) {
 
 static void finish_request(aigw_request *r, aigw_status st);
 
+/* Hands a step that may block to libuv's thread pool, in `state`; its
+ * after-work callback continues the request. Returns uv_queue_work's code
+ * (0: queued; otherwise nothing changed). */
+static int to_pool(aigw_request *r, req_state state, uv_work_cb work, uv_after_work_cb after) {
+    int rc = uv_queue_work(r->eng->loop, &r->work, work, after);
+    if (!rc)
+        r->state = state;
+    return rc;
+}
+
+/* The error of a step that could not be queued (rc non-zero), or AIGW_OK. */
+static aigw_status queued(aigw_request *r, int rc) {
+    return rc ? aigw__error_set(&r->err, AIGW_EINTERNAL, "uv_queue_work: %s", uv_strerror(rc))
+              : AIGW_OK;
+}
+
 static void settle_work(uv_work_t *w) {
     aigw_request *r = w->data;
     aigw__policy_settle(&r->policy, &r->call, r->final_status);
@@ -252,11 +268,10 @@ static void complete(aigw_request *r, aigw_status st) {
         uv_timer_stop(&r->timer);
     if (r->state != REQ_SETTLING && aigw__policy_settle_pending(&r->policy) &&
         aigw__policy_store_is_remote(&r->policy)) {
-        r->state = REQ_SETTLING;
         r->final_status = st;
-        if (uv_queue_work(r->eng->loop, &r->work, settle_work, settle_done) == 0)
+        if (to_pool(r, REQ_SETTLING, settle_work, settle_done) == 0)
             return;
-        r->state = REQ_RUNNING; /* settled inline below, by aigw__policy_end */
+        /* not queued: settled inline below, by aigw__policy_end */
     }
     finish_request(r, st);
 }
@@ -309,11 +324,10 @@ static void attempt_settle_done(uv_work_t *w, int status) {
  * budgets in a remote store are settled on the thread pool first. */
 static void attempt_failed(aigw_request *r, aigw_status st) {
     if (aigw__policy_attempt_settle_may_block(&r->policy)) {
-        r->state = REQ_ENDING;
         r->final_status = st;
-        if (uv_queue_work(r->eng->loop, &r->work, attempt_settle_work, attempt_settle_done) == 0)
+        if (to_pool(r, REQ_ENDING, attempt_settle_work, attempt_settle_done) == 0)
             return;
-        r->state = REQ_RUNNING; /* settled inline, by aigw__policy_attempt_end */
+        /* not queued: settled inline, by aigw__policy_attempt_end */
     }
     long wait = aigw__policy_attempt_end(&r->policy, &r->call, st, aigw_error_http_status(r->err),
                                          r->io.retry_after_ms, &r->err);
@@ -622,13 +636,8 @@ static void pick_done(uv_work_t *w, int status) {
  * request and either queues it, or sends its credentials to the thread
  * pool. A failure is returned (nothing queued). */
 static aigw_status begin_attempt(aigw_request *r) {
-    if (aigw__policy_next_may_block(&r->policy)) {
-        r->state = REQ_PICKING;
-        int rc = uv_queue_work(r->eng->loop, &r->work, pick_work, pick_done);
-        if (rc)
-            return aigw__error_set(&r->err, AIGW_EINTERNAL, "uv_queue_work: %s", uv_strerror(rc));
-        return AIGW_OK;
-    }
+    if (aigw__policy_next_may_block(&r->policy))
+        return queued(r, to_pool(r, REQ_PICKING, pick_work, pick_done));
     aigw_status st = aigw__policy_next(&r->policy, &r->call, &r->err);
     if (st)
         return st;
@@ -657,13 +666,8 @@ static aigw_status prepare_attempt(aigw_request *r) {
     }
     if ((st = aigw__call_build(&r->call, &r->req, &r->err)))
         return st;
-    if (credential_may_block(&b->credential)) {
-        r->state = REQ_CREDENTIALS;
-        int rc = uv_queue_work(r->eng->loop, &r->work, credentials_work, credentials_done);
-        if (rc)
-            return aigw__error_set(&r->err, AIGW_EINTERNAL, "uv_queue_work: %s", uv_strerror(rc));
-        return AIGW_OK;
-    }
+    if (credential_may_block(&b->credential))
+        return queued(r, to_pool(r, REQ_CREDENTIALS, credentials_work, credentials_done));
     if ((st = aigw__credential_apply(&b->credential, b, &r->req, &r->err)) || (st = make_easy(r)))
         return st;
     r->state = REQ_READY;
@@ -721,11 +725,8 @@ static aigw_status start(aigw_client *client, uv_loop_t *loop, aigw__op op,
     }
     r->eng->live++;
     if (aigw__policy_store_is_remote(&r->policy)) {
-        r->state = REQ_RESERVING;
-        int rc = uv_queue_work(loop, &r->work, reserve_work, reserve_done);
-        if (rc) {
+        if ((st = queued(r, to_pool(r, REQ_RESERVING, reserve_work, reserve_done)))) {
             r->eng->live--;
-            st = aigw__error_set(&r->err, AIGW_EINTERNAL, "uv_queue_work: %s", uv_strerror(rc));
             aigw__policy_end(&r->policy, &r->call, st, &r->err);
             goto fail;
         }
