@@ -245,7 +245,9 @@ Test(openai, embeddings_and_models) {
                      "text-embedding-3-small");
     json_object_put(sent);
     /* Embeddings, whose answers run to megabytes, accept every encoding
-     * curl decodes. */
+     * curl decodes; the simulator then answers gzip-compressed
+     * (test_simulator checks it does), so the answer above came through
+     * curl's decoder. */
     json_object *lr = last_request();
     const char *accept_encoding = json_object_get_string(
         json_object_object_get(json_object_object_get(lr, "headers"), "accept-encoding"));

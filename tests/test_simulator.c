@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "http_client.h"
 #include "sim.h"
@@ -327,6 +328,36 @@ Test(simulator, embeddings_float_and_base64) {
     resp r4 = post("/v1/embeddings", NULL, "{\"model\":\"m\",\"input\":[]}");
     cr_assert_eq(r4.status, 400);
     resp_free(&r4);
+}
+
+/* Asked for gzip (as libaigw asks for embeddings), the answer comes
+ * compressed, and inflates to the same JSON as the plain one. */
+Test(simulator, embeddings_gzip_when_asked) {
+    const char *req = "{\"model\":\"text-embedding-3-small\",\"input\":[\"alpha beta\",\"gamma\"],"
+                      "\"dimensions\":64}";
+    const char *gzip[] = {"Accept-Encoding: deflate, gzip", NULL};
+    resp plain = post("/v1/embeddings", NULL, req);
+    resp packed = post("/v1/embeddings", gzip, req);
+    cr_assert_eq(plain.status, 200);
+    cr_assert_eq(packed.status, 200);
+    cr_assert_null(strstr(plain.headers, "Content-Encoding"));
+    cr_assert_not_null(strstr(packed.headers, "Content-Encoding: gzip"), "%s", packed.headers);
+    cr_assert_lt(packed.len, plain.len);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    cr_assert_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    char *out = calloc(1, plain.len + 1);
+    z.next_in = (unsigned char *)packed.body;
+    z.avail_in = (uInt)packed.len;
+    z.next_out = (unsigned char *)out;
+    z.avail_out = (uInt)plain.len + 1;
+    cr_assert_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    cr_assert_eq(z.total_out, plain.len);
+    inflateEnd(&z);
+    cr_assert_eq(memcmp(out, plain.body, plain.len), 0);
+    free(out);
+    resp_free(&plain);
+    resp_free(&packed);
 }
 
 Test(simulator, models_list) {

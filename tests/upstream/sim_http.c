@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include <http_parser.h>
+#include <zlib.h>
 
 /* ---- requests and responses ---- */
 
@@ -88,6 +89,31 @@ void sim_res_json(sim_response *res, int status, json_object *obj) {
     char *s = sim_json_dump(obj, &n);
     sim_res_body(res, status, "application/json", s, n);
     free(s);
+}
+
+void sim_res_gzip_if_asked(const sim_request *req, sim_response *res) {
+    const char *ae = sim_request_header(req, "accept-encoding");
+    if (!ae || !strstr(ae, "gzip") || res->streaming || res->status != 200 || !res->body.len)
+        return;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return;
+    uLong cap = deflateBound(&z, (uLong)res->body.len);
+    unsigned char *out = sim_xmalloc(cap);
+    z.next_in = (unsigned char *)res->body.data;
+    z.avail_in = (uInt)res->body.len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    size_t n = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc == Z_STREAM_END) {
+        sim_buf_reset(&res->body);
+        sim_buf_append(&res->body, (const char *)out, n);
+        sim_res_header(res, "Content-Encoding", "gzip");
+    }
+    free(out);
 }
 
 void sim_res_stream(sim_response *res, int status, const char *content_type) {

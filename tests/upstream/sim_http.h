@@ -63,6 +63,9 @@ void sim_res_body(sim_response *res, int status, const char *content_type, const
                   size_t len);
 /* A JSON body; does not take ownership of OBJ. */
 void sim_res_json(sim_response *res, int status, json_object *obj);
+/* Compresses a complete body with gzip (Content-Encoding: gzip) when the
+ * request's Accept-Encoding names gzip, as providers do. */
+void sim_res_gzip_if_asked(const sim_request *req, sim_response *res);
 /* A chunked stream; add the events with sim_res_event. */
 void sim_res_stream(sim_response *res, int status, const char *content_type);
 void sim_res_event(sim_response *res, const char *data, size_t len);

@@ -611,6 +611,7 @@ void sim_openai_embeddings(const sim_request *req, sim_response *res) {
     json_object_object_add(o, "usage", u);
     oa_json(req, res, o);
     json_object_put(o);
+    sim_res_gzip_if_asked(req, res); /* embeddings answers are large: compressed when asked */
 }
 
 /* ---- models ---- */
