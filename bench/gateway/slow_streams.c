@@ -109,7 +109,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     const char *data = buf->base;
     size_t len = (size_t)nread;
     if (s->state == ST_WAIT_STATUS) {
-        size_t take = len < sizeof s->status - 1 - s->status_len ? len : sizeof s->status - 1 - s->status_len;
+        size_t take =
+            len < sizeof s->status - 1 - s->status_len ? len : sizeof s->status - 1 - s->status_len;
         memcpy(s->status + s->status_len, data, take);
         s->status_len += take;
         s->status[s->status_len] = '\0';
@@ -183,13 +184,27 @@ int main(int argc, char **argv) {
     int port = 0, event_ms = 500, words = 30, timeout_s = 120, opt;
     while ((opt = getopt(argc, argv, "H:p:n:e:w:k:t:")) != -1) {
         switch (opt) {
-        case 'H': host = optarg; break;
-        case 'p': port = atoi(optarg); break;
-        case 'n': n_streams = atoi(optarg); break;
-        case 'e': event_ms = atoi(optarg); break;
-        case 'w': words = atoi(optarg); break;
-        case 'k': key = optarg; break;
-        case 't': timeout_s = atoi(optarg); break;
+        case 'H':
+            host = optarg;
+            break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 'n':
+            n_streams = atoi(optarg);
+            break;
+        case 'e':
+            event_ms = atoi(optarg);
+            break;
+        case 'w':
+            words = atoi(optarg);
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 't':
+            timeout_s = atoi(optarg);
+            break;
         default:
             fprintf(stderr, "usage: slow_streams -p PORT [-H HOST] [-n STREAMS] [-e EVENT_MS] "
                             "[-w WORDS] [-k KEY] [-t TIMEOUT_S]\n");

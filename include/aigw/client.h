@@ -42,7 +42,7 @@ typedef struct aigw_client_options {
     const char *config_json; /* JSON config text, or NULL; not with config_path */
     aigw_log_cb log_cb;      /* NULL: no logging */
     void *log_user;
-    aigw_log_level log_level;         /* lines below this level are not formatted */
+    aigw_log_level log_level; /* lines below this level are not formatted */
     /* version 2: */
     aigw_credential_cb credential_cb; /* for credentials of type "callback", or NULL */
     void *credential_user;

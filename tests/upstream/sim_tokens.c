@@ -21,8 +21,7 @@ static size_t n_aws, cap_aws;
 static unsigned long serial;
 
 static void random_chars(char *out, size_t n) {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     unsigned char raw[128];
     if (n > sizeof raw)
         n = sizeof raw;
