@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Benchmark of budget accounting (lib/account): the cost of reserving a
  * request's estimate and settling it with the real usage.
  *

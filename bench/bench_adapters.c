@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-adapter microbenchmark: the library's own work for one non-streamed
  * chat call with a ~1 KB prompt (parse the caller's request, route, build
  * the provider's request, add credentials — SigV4 included — and translate

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What one keep-alive HTTP/1.1 exchange costs the client side: libcurl
  * (set up as libaigw's transport sets up each transfer) against a plain
  * socket that writes the same request bytes and reads the answer with

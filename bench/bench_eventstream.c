@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Benchmark of the AWS event-stream decoder (lib/wire/eventstream.c) on a
  * Bedrock ConverseStream-shaped stream, built in memory: messageStart, then
  * contentBlockDelta messages with text deltas of 1 to 40 characters, then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Microbenchmark of the library's own work on the OpenAI request path, with
  * no network: parse the caller's request, route it, build the upstream
  * request (body, headers, API key), then check and translate the upstream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Benchmark of the Server-Sent Events parser (lib/wire/sse.c) on a large,
  * realistic OpenAI stream: the recorded chat-streaming body
  * (tests/data/sse/chat-streaming.sse, 14452 bytes, 51 events) repeated in

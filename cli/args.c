@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — a small option parser shared by every command. */
 #include <errno.h>
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — the caller's identity and request headers (aigw_call_options)
  * and printing what a call did (aigw_call_info). */
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — what the command files share: option parsing, config discovery,
  * error reporting and exit codes. Every capability is a libaigw call; this
  * program only parses arguments and prints. */

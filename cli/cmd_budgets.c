@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli budgets — every budget's state (aigw_budget_status), as a table
  * or as the library's JSON. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli chat — one prompt, the answer streamed (or whole) to stdout. */
 #include <stdlib.h>
 #include <string.h>

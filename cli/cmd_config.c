@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli config — checking config files (aigw_config_check). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli embed — one embedding per input, printed as a JSON array line. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli models — the model ids of one backend or of all of them. */
 #include <string.h>
 

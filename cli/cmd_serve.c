@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli serve — the OpenAI-compatible gateway (aigw/serve.h) in the
  * foreground until SIGTERM or SIGINT: the first stops accepting and lets
  * in-flight requests finish (gateway.shutdown_timeout_ms), then exits 0; a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — finding the config file and creating the client. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — amounts and durations in human units. */
 #include <math.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — reading standard input (PROMPT "-", embed "-"). */
 #include <errno.h>
 #include <stdlib.h>

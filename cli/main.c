@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — entry point: global options and command dispatch. */
 #include <stdlib.h>
 #include <string.h>

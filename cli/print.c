@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — printing JSON answers and token usage. */
 #include <string.h>
 

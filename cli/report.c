@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — error lines on stderr, exit codes, stdout writes and SIGINT. */
 #include <errno.h>
 #include <signal.h>

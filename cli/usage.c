@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — the usage texts and the version line. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* async.c — many requests at once on one libuv loop, one thread.
  *
  * Build: cmake --build build --target example_async

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* chat.c — one chat completion, whole, through libaigw.
  *
  * Build (in the libaigw tree, the examples are built by default):

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """chat.py — chat and streaming with libaigw from Python.
 
 Run from the libaigw tree after building (cmake --build build):

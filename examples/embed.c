@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* embed.c — embeddings for one or more inputs.
  *
  * Build: cmake --build build --target example_embed

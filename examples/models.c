@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* models.c — list the models of the configured backends.
  *
  * Build: cmake --build build --target example_models

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* stream.c — a streamed chat completion: prints tokens as they arrive.
  *
  * Build: cmake --build build --target example_stream

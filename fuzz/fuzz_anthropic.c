@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the anthropic adapter's parsers of upstream bytes:
  * the whole-message parser, the error-body parser, and the stream decoder
  * (SSE + Anthropic events → OpenAI chunks) fed in pieces. Any input must

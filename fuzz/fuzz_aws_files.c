@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the AWS credential chain's parsers
  * (lib/credentials/aws.c): the shared config / credentials files' INI, STS's
  * AssumeRoleWithWebIdentity XML and the container endpoint's JSON.

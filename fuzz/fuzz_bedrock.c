@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the aws-bedrock adapter's parsers of upstream bytes:
  * the whole-response parser (Converse chat, Titan and Cohere embeddings),
  * the error-body parser, and the ConverseStream decoder (event-stream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the whole config loader: the bytes are a config
  * document given to aigw_client_new_from_string() (backends, credentials,
  * routes, outlier_ejection, budgets, accounting, gateway...) and, as a file,

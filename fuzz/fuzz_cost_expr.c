@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the cost expression parser (lib/account/cost_expr.c).
  *
  * Besides crashes and sanitizer reports it checks the parser's promises:

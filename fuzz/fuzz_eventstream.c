@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the AWS event-stream decoder (lib/wire/eventstream.c).
  *
  * Besides crashes and sanitizer reports, it checks the decoder's promise:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: Google credential files (service_account,
  * external_account) as aigw__gcp_source_parse reads them. */
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the gemini and gcp-vertex adapters' parsers of
  * upstream bytes: whole responses (chat, embeddings, model lists), error
  * bodies, and the stream decoder (SSE + GenerateContentResponse chunks →

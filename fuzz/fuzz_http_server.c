@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the HTTP/1.1 server of `aigw-cli serve`
  * (lib/server/http_*.c): the bytes are what one client sends on one
  * connection — request lines, headers, Content-Length and chunked bodies,

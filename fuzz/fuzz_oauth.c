@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the OAuth2 token-response parser
  * (lib/credentials/oauth.c, aigw__oauth_parse_response).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the OpenAI adapter's parsers of upstream bytes: the
  * whole-response parser (chat, embeddings, models), the error-body parser,
  * and the stream decoder (SSE + per-chunk checks) fed in pieces. Any input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the routes config loader (lib/router/routes_config.c).
  *
  * Besides crashes and sanitizer reports, it checks the loader's promises:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the SigV4 signer (lib/credentials/sigv4.c).
  *
  * The input is a request: the first line its URL, then "Name: value"

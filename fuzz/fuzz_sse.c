@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the Server-Sent Events parser (lib/wire/sse.c).
  *
  * Besides crashes and sanitizer reports, it checks the parser's main

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs libaigw's build and test dependencies from Debian packages.
 # Usage: scripts/install-deps.sh   (as root, or with sudo available)
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the dependencies, builds libaigw and aigw-cli, and runs one chat:
 # against OpenAI when OPENAI_API_KEY is set, else against the offline mock
 # provider. Usage: scripts/quickstart.sh ["your prompt"]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds (if needed) and runs every libFuzzer target in fuzz/ for a while.
 #
 # Usage: scripts/run-fuzz.sh [SECONDS] [TARGET...]

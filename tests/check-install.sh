@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs the build into a temporary prefix, then builds and runs a consumer
 # through find_package(aigw) (shared and static) and through pkg-config.
 # Usage: check-install.sh BUILD_DIR SOURCE_DIR

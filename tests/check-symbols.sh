@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Compares the dynamic symbols libaigw exports with the checked-in list.
 # Usage: check-symbols.sh LIBAIGW.so EXPECTED.txt
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The accountant (lib/account/accountant.c): estimates, reservation in the
  * budgets whose scope matches, refusals naming the budget with Retry-After,
  * settlement with real usage, on an injected clock. */

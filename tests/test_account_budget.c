@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Budget config parsing (lib/account/budget.c): validation with JSON paths,
  * scope matching and costs. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cost expressions (lib/account/cost_expr.c): parsing, evaluation, errors. */
 #include <criterion/criterion.h>
 

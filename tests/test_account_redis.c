@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Redis budget store (lib/account/store_redis.c) against a real
  * redis-server started on a free loopback port: same results as the memory
  * store, exact under two clients × 32 threads, script reload after SCRIPT

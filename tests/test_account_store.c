@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The in-memory budget store (lib/account/store_memory.c): token buckets
  * and windows at their boundaries, all-or-nothing reservations, settling,
  * and exactness under 64 threads. Time is passed in, so every boundary is

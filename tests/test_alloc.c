@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Allocation-failure torture: every allocation in turn fails, and each call
  * must come back with a clean status (never a crash; leaks are caught by the
  * sanitizer build that runs this too). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The anthropic adapter called directly: request translation, response
  * and error translation, and the stream decoder (whole and split at every
  * byte). */

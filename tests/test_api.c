@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The public API with no network: statuses, errors, version, config
  * validation, the mock provider, the JSON helpers. */
 #include <criterion/criterion.h>

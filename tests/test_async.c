@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The asynchronous API (aigw/async.h): chat, stream and embed on a uv loop
  * against the mock backend and the provider simulator, concurrency on one
  * loop, ordering, cancel, stop, faults mapped as the synchronous API maps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The AWS credential chain (lib/credentials/aws.c): each source alone
  * (environment, web identity against the simulator's STS, the shared
  * files, the container endpoint), their order, refresh on expiry, errors

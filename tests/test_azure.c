@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The azure-openai adapter: deployment URLs, api-version, the api-key
  * header, the zero-config variables, and OpenAI-format answers. */
 #include <criterion/criterion.h>

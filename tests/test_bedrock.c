@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The aws-bedrock adapter called directly: Converse request translation,
  * response, error and embeddings translation, and the ConverseStream
  * decoder over event-stream bytes built here (whole and split at every

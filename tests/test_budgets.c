@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Budgets end to end through the library (aigw_call, aigw_call_async,
  * aigw_budget_status; issue #7): refusals before any upstream request,
  * settling with the real usage of every adapter (whole and streamed),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Budgets through the gateway (aigw_server_start in-process, and
  * `aigw-cli serve` processes; issue #7): 429 in OpenAI's rate_limit_exceeded
  * shape with Retry-After, x-ratelimit-*-tokens headers on JSON and SSE

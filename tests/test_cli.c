@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* End-to-end tests of aigw-cli: the built binary run with a clean
  * environment (HOME a temp dir, no AIGW_* / OPENAI_*), against the built-in
  * mock backend and the provider simulator. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* End-to-end tests of aigw-cli's config and budget commands and of the
  * call options chat and embed pass to aigw_call(): `config check` (every
  * kind of config error, with its JSON path, on stderr and exit 3),

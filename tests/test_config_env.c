@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* "${NAME}" in a config document's string values. */
 #include <criterion/criterion.h>
 #include <stdlib.h>

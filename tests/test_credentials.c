@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Credentials: API keys from the config, the environment and rotating
  * files; named credentials shared by backends; the application's callback;
  * config errors. Against the simulator, which checks every key. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Azure Entra ID and generic OIDC client-credentials credentials
  * (lib/credentials/azure.c, oidc.c, oauth.c) against the simulator's token
  * endpoints (tests/upstream/sim_oauth.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The AWS event-stream decoder (lib/wire/eventstream.c): AWS's own test
  * vectors, Bedrock-shaped streams made by an encoder written here
  * (independent of the decoder), every header value type, the feed-boundary

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Claude on Vertex AI (schema gcp-anthropic): the URL, the body's
  * anthropic_version, the bearer token, and zero-config from the
  * GOOGLE_CLOUD_* variables. */

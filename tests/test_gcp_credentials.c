@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Google Cloud credentials (lib/credentials/gcp.c) against the simulator's
  * Google token services: service-account keys (RS256 JWT bearer), external
  * accounts (STS token exchange, with and without impersonation), the

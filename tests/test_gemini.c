@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gemini and gcp-vertex adapters called directly: URLs, request
  * translation, response, embeddings, model list and error translation, and
  * the stream decoder (whole and split at every byte). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP/1.1 server (lib/server): a server on a loop in a thread of the
  * test, driven by libcurl and raw sockets. */
 #include <criterion/criterion.h>

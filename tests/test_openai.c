@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenAI adapter end to end through the C API against the provider
  * simulator: faithful pass-through, streaming, embeddings, models, every
  * fault, replayed real OpenAI traffic, threads, and secrets kept secret. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every provider end to end through the C API against the simulator: the
  * same OpenAI-shaped calls, the same answers, and every fault turned into
  * the same statuses, whatever the provider's wire format. Faults reach the

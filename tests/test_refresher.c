@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The token refresher: caching, refresh ahead of expiry, single flight,
  * backoff after failures, reference counting and allocation failures. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Route matching and attempt plans (lib/router/routes.c): globs, headers,
  * weight splits over 100,000 seeded picks, priority tiers, ejected
  * backends and the never-fail-closed rule. */

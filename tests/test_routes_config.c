@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The routes config loader (lib/router/routes_config.c): every accepted
  * shape, every rejected one with its exact message, and ${ENV} expansion. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outlier ejection (lib/router/health.c) on a fake clock: eject after N
  * failures, half-open probe, re-ejection for longer, recovery, and many
  * threads reporting at once. */

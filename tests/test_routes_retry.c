@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The retry policy (lib/router/retry.c): decisions for every status,
  * backoff bounds and jitter, Retry-After, streams, and the attempt list. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Routing and resilience end to end (issue #6): a client whose config has
  * "routes" and "outlier_ejection", in front of three provider simulators
  * (one per backend: a, b, c) and a dead port (backend "dead"). Each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reloading the config of a running gateway under load (issue #6): a few
  * threads send chat requests (whole and streamed, on keep-alive
  * connections) without a pause while the config file is rewritten so its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Routes through the gateway (aigw_server_start in-process): a request
  * header picks the route in serve mode, fallback is invisible to the HTTP
  * client, a caller's 4xx comes back as it was, all backends down is a 5xx

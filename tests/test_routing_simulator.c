@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The simulator's default fault (tests/upstream/README.md): --fault SPEC,
  * POST /sim/fault (empty body clears), GET /sim/fault, count=N, and how it
  * yields to a request's own fault — what the routing tests use to make one

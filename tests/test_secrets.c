@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Secrets stay secret: every credential type, every failure path we can
  * provoke, with recognisable secrets — and then every byte the library and
  * the CLI produced (error messages, OpenAI-shaped error JSON, provider

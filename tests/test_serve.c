@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway server (aigw/serve.h, aigw-cli serve) end to end: real HTTP
  * clients (libcurl) against the server in front of the provider simulator. */
 #include <criterion/criterion.h>

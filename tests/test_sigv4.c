@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS Signature Version 4: AWS's published test suite (credentials
  * AKIDEXAMPLE, region us-east-1, service "service", 20150830T123600Z), a
  * Bedrock-shaped request checked against a second, independent signer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the provider simulator itself (tests/upstream), over libcurl. */
 #include <criterion/criterion.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the provider simulator's Amazon Bedrock Runtime API (/model/...):
  * Converse, ConverseStream (event-stream frames decoded here, CRCs checked),
  * InvokeModel embeddings, faults, and the SigV4 check (against AWS's

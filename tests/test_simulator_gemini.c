@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the provider simulator's Google APIs (Gemini API under /gemini/,
  * Vertex AI under /v1/projects/...) and Azure OpenAI (/openai/...), over
  * libcurl. */

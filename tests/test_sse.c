@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Server-Sent Events parser (lib/wire/sse.c) against the WHATWG rules,
  * the chunk-boundary invariant and recorded OpenAI streams. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Zero config: every provider configured from its official SDK's
  * environment variables alone, pointed at the simulator, answering
  * "provider/model" with no config file. */

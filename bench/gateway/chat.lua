@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script: one small non-streamed chat completion per request.
 -- The same request goes to the simulator directly, to `aigw-cli serve` and
 -- to nginx; the bare model name is served by serve's default backend "sim".

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Gateway benchmark: `aigw-cli serve` against nginx, both in front of the
 # provider simulator (aigw-sim, answering instantly), measured with wrk.
 #

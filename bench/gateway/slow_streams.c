@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slow_streams: holds N slow streaming chat completions open at once
  * through an OpenAI-compatible gateway, so that the gateway's memory per
  * in-flight stream can be read from outside (bench/gateway/run.sh reads

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script: one small streamed (SSE) chat completion per request.
 -- wrk reads the chunked text/event-stream response to its end, so each
 -- request is timed from the first byte sent to `data: [DONE]` and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — an AI gateway you can link. Include this one header. */
 #ifndef AIGW_H
 #define AIGW_H

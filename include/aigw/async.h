@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — the asynchronous API on a libuv loop.
  *
  * Each call starts a request on the caller's uv_loop_t and returns at once;

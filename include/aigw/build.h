@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — small helpers for C callers who would rather not write JSON. */
 #ifndef AIGW_BUILD_H
 #define AIGW_BUILD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — calls with options: who is calling (for budgets and logs),
  * the request's headers (for routes that match on them), and what the call
  * did (which backend answered, after how many attempts, and the tightest

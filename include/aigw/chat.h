@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — chat completions, embeddings and model listing.
  *
  * Requests and responses are OpenAI-schema JSON text. The request's "model"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — the client: configuration, backends and connection pools.
  *
  * THREADING: a client is immutable once created and may be used from any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — common definitions shared by every public header. */
 #ifndef AIGW_COMMON_H
 #define AIGW_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — the error object: the detail behind a failed call. */
 #ifndef AIGW_ERROR_H
 #define AIGW_ERROR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — logging. The library never prints; it hands each line to the
  * callback given in aigw_client_options. Lines never contain credentials. */
 #ifndef AIGW_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — the gateway server: an OpenAI-compatible HTTP endpoint over a
  * client, the library behind `aigw-cli serve`.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — status codes. Every fallible call returns an aigw_status;
  * AIGW_OK is 0. Codes are only ever added, never renumbered. */
 #ifndef AIGW_STATUS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — version macros and the runtime version. */
 #ifndef AIGW_VERSION_H
 #define AIGW_VERSION_H

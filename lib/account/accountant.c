@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The accountant: cost estimates, reservation in every matching budget,
  * settlement with the real usage. */
 #include "account/accountant.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The accountant: before an upstream call, estimate the request's cost and
  * reserve it in every budget whose scope matches the caller's identity
  * (all or nothing); after the call, settle with the real usage.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Budget config parsing and validation, scope matching and costing. */
 #include "account/budget.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Budgets from the config: who they apply to (scope), what a request costs
  * (an expression over usage, or dollars from a per-model price table) and
  * the limit (a token bucket or a fixed UTC-aligned window).

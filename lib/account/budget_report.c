@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw_budget_status(): every budget's configuration and counters, as JSON,
  * for `aigw-cli budgets` and applications. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cost expressions: a recursive-descent parser emitting RPN bytecode, and a
  * stack machine that runs it. See cost_expr.h for the language. */
 #include "account/cost_expr.h"

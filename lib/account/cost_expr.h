@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cost expression language of budgets: a formula over a request's
  * usage, parsed once at load into RPN bytecode and evaluated per request.
  *

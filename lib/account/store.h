@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where budgets keep their counters: the store interface, with an
  * in-memory store (store_memory.c) and a Redis store (store_redis.c).
  *

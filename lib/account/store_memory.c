@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The in-memory store: counters in a sharded hash table, each counter with
  * its own mutex. A reservation looks its counters up (one shard lock at a
  * time), then locks them in address order — a total order, so concurrent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Redis budget store; see store_redis.h. */
 #include "account/store_redis.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Redis budget store: counters shared by every gateway process that
  * points at one Redis. Each reserve and each settle is one atomic Lua
  * script (EVALSHA, falling back to EVAL when the server answers NOSCRIPT);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The table of adapters by schema name. */
 #include <pthread.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The adapter interface: one implementation per provider schema. An adapter
  * turns a unified (OpenAI-shaped) request into the backend's URL, headers and
  * body, and the backend's response, error or stream back into OpenAI shape. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Anthropic Messages API adapter (schema "anthropic"). */
 #ifndef AIGW_ADAPTERS_ANTHROPIC_H
 #define AIGW_ADAPTERS_ANTHROPIC_H

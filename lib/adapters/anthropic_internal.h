@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What anthropic_request.c, anthropic_response.c and anthropic_stream.c
  * share: the answer and stream halves of the Anthropic adapter. */
 #ifndef AIGW_ADAPTERS_ANTHROPIC_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Anthropic schema: the Messages API (POST {base_url}/messages,
  * "anthropic-version: 2023-06-01", the key in "x-api-key").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Responses and streams come back as OpenAI chat.completion(.chunk)s:
  * text blocks joined into message.content (null when none), tool_use
  * blocks as tool_calls (arguments = the serialized input), thinking blocks

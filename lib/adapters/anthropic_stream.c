@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Anthropic streams (Messages API server-sent events) decoded into OpenAI
  * chat.completion.chunks; the mapping is the one anthropic_response.c
  * documents for whole answers. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The azure-openai schema: Azure OpenAI's deployment URLs,
  *   {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=V
  * (and /embeddings; model lists at {endpoint}/openai/models?api-version=V),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What bedrock_request.c, bedrock_response.c and bedrock_stream.c share:
  * the answer and stream halves of the aws-bedrock adapter. */
 #ifndef AIGW_ADAPTERS_BEDROCK_INTERNAL_H

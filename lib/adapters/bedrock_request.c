@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The aws-bedrock schema: the Bedrock Runtime API.
  *
  *   chat         POST {base_url}/model/{modelId}/converse

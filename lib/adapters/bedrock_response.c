@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Responses and streams come back as OpenAI chat.completion(.chunk)s with
  * id "chatcmpl-bedrock-N" and the caller's model: text blocks joined into
  * message.content (null when none), toolUse blocks as tool_calls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Streams are AWS event-stream messages (wire/eventstream.h): messageStart,
  * contentBlockStart (toolUse), contentBlockDelta (text, toolUse.input,
  * reasoningContent.text), contentBlockStop, messageStop and metadata (usage);

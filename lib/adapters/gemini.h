@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Google's Gemini API (schema "gemini", AI Studio) and Vertex AI Gemini
  * (schema "gcp-vertex"): one translation, two URL and auth schemes. */
 #ifndef AIGW_ADAPTERS_GEMINI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What gemini_request.c, gemini_response.c and gemini_stream.c share: a
  * few JSON helpers and the candidate reader whole answers and streams use. */
 #ifndef AIGW_ADAPTERS_GEMINI_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Google Gemini: the Gemini API (schema "gemini", AI Studio, key in
  * "x-goog-api-key") and Vertex AI (schema "gcp-vertex", an OAuth access
  * token as "Authorization: Bearer", supplied by the credentials stage).

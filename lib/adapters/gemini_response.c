@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Responses: candidates[i] → choices[i]; text parts joined into content;
  * parts with "thought": true → reasoning_content; functionCall parts →
  * tool_calls (id: the part's own id, else "call_N", arguments the

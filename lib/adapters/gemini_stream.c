@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Streams (alt=sse): each data event is a GenerateContentResponse, turned
  * into one chat.completion.chunk per candidate (the first per choice with
  * delta.role). There is no [DONE]: the stream must have carried a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The offline "mock" provider: answers in-process with no network, so the
  * CLI, budgets and bindings can be tried without a key. Model "echo" echoes
  * the last user message (streamed word by word), "embed" returns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenAI schema: api.openai.com and every OpenAI-compatible server
  * (vLLM, KServe, Ollama, Groq, Mistral, DeepSeek, Together, ...). Requests
  * pass through untouched but for the model name and the streaming flags;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenAI-shaped output side shared by the translating adapters. */
 #include "adapters/openai_chunks.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenAI-shaped output side shared by the adapters that translate a
  * provider's answers (anthropic, bedrock, gemini): the usage object, the
  * chat.completion.chunk writer and the stream error helpers. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading OpenAI-shaped responses, errors and stream chunks. */
 #include "adapters/openai_shape.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading OpenAI-shaped responses, errors and stream chunks: used by the
  * openai adapter and by every adapter whose provider answers in that shape
  * (Azure OpenAI). */

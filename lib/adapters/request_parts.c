@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pieces of OpenAI chat requests shared by the translating adapters; see
  * request_parts.h. */
 #include "adapters/request_parts.h"

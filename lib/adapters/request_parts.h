@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pieces of OpenAI chat requests that the translating adapters (anthropic,
  * aws-bedrock, gemini) read the same way. */
 #ifndef AIGW_ADAPTERS_REQUEST_PARTS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The replaceable allocator and its overflow-checked wrappers. */
 #include "core/alloc.h"
 

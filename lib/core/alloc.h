@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal allocation wrappers: every allocation libaigw makes goes through
  * these, so aigw_set_allocator() covers them and sizes are overflow-checked.
  * Each returns NULL on failure; callers turn that into AIGW_ENOMEM. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The asynchronous API (aigw/async.h) on a libuv loop.
  *
  * Engines. A client keeps one engine per loop it is used on: a curl multi

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The async API's entry for the gateway (core/async.c). */
 #ifndef AIGW_CORE_ASYNC_INTERNAL_H
 #define AIGW_CORE_ASYNC_INTERNAL_H

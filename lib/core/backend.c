@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Backends: the helpers the config file and the zero-config environment
  * share, and what each schema implies (endpoints, regions, credentials). */
 #include "core/backend.h"

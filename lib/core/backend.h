@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A backend: one upstream service the client can send requests to, with
  * the adapter that speaks its schema and the credential that opens it. */
 #ifndef AIGW_CORE_BACKEND_H

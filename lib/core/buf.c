@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The growable byte buffer. */
 #include "core/buf.h"
 

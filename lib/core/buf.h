@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A growable byte buffer, always NUL-terminated once anything was added. */
 #ifndef AIGW_CORE_BUF_H
 #define AIGW_CORE_BUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small helpers for C callers who would rather not write JSON. */
 #include "aigw/build.h"
 

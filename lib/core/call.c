@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The request path of the synchronous API: parse the caller's request,
  * route it, let the adapter build the upstream request, add credentials,
  * send it, and translate the answer (whole or streamed) back. */

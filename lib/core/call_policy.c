@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Identity, routes, budgets, ejection and retries around a call's upstream
  * attempts (see call_policy.h). */
 #include "core/call_policy.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What happens around a call's upstream attempts, shared by the
  * synchronous and asynchronous paths: the caller's identity, the route and
  * its attempt plan, budget reservation and settlement, outlier-ejection

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The steps of the request path shared by the synchronous and asynchronous
  * APIs (see call_steps.h). */
 #include <string.h>

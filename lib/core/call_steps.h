@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The steps of the request path that the synchronous (core/call.c) and the
  * asynchronous (core/async.c) APIs share: checking and routing the caller's
  * request, building the upstream request, translating the answer, and the

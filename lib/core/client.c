@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Creating and freeing clients. */
 #include <errno.h>
 #include <stddef.h>

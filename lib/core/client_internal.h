@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The client's insides, shared by the stages of the request path. */
 #ifndef AIGW_CORE_CLIENT_INTERNAL_H
 #define AIGW_CORE_CLIENT_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading and validating the JSON config file. */
 #include <ctype.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* "${NAME}" references in a config document's string values, replaced by
  * the environment before anything reads the config: hosts, deployments and
  * secrets stay out of the file. "$${" is a literal "${"; an unset variable

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The config's policy sections, loaded once the backends are known:
  * "routes" (router/routes_config.c), "outlier_ejection", "budgets"
  * (account/budget.c) and "accounting" (the budget store and estimates). */

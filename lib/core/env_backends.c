@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Zero-config backends: each provider configured from the environment
  * variables its official SDK reads, so that "provider/model" works with no
  * config file. A backend whose variables are missing still exists and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The error object behind every failed call. */
 #include "core/errors.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Building aigw_error objects inside the library. */
 #ifndef AIGW_CORE_ERRORS_H
 #define AIGW_CORE_ERRORS_H

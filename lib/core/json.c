@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json-c helpers shared by the library. */
 #include "core/json.h"
 

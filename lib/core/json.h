@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json-c helpers shared by the library. */
 #ifndef AIGW_CORE_JSON_H
 #define AIGW_CORE_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging through the caller's callback; the library never prints. */
 #include "core/log.h"
 

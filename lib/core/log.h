@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal logging through the client's callback. */
 #ifndef AIGW_CORE_LOG_H
 #define AIGW_CORE_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Status names and descriptions, generated from AIGW_STATUS_MAP. */
 #include "aigw/status.h"
 

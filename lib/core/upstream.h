@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An upstream HTTP request as the adapter builds it and the credentials
  * stage signs it, before the transport sends it. */
 #ifndef AIGW_CORE_UPSTREAM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* API keys: the key goes into the header its schema expects. A key from a
  * file is re-read when the file changes (checked at most once a second), so
  * a rotated key takes effect with no restart. */

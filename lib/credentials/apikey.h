@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* API keys: a static key in the header its schema expects, from the
  * config, the environment, or a file re-read when it changes. */
 #ifndef AIGW_CREDENTIALS_APIKEY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS credentials: the default credential chain of the AWS SDKs
  * (environment, web identity, shared files, container endpoint) and the
  * "aws" credential type of the config. Every source ends up as a

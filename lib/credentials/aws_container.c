@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS credentials: the container credentials endpoint (ECS / EKS), its
  * JSON answer and the container source. */
 #include "credentials/aws_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS credentials: the shared config / credentials files' INI and ISO 8601
  * times (see aws_files.h). */
 #include "credentials/aws_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The parsers behind the AWS credential chain (credentials/aws.c), exposed
  * for tests and the fuzzer: the shared config / credentials files (INI as
  * the AWS SDKs read it), STS's XML answer and the container endpoint's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Private to lib/credentials: what the AWS credential files (aws*.c)
  * share: the refresher sources, the secret-wiping helpers, the answers'
  * common checks. */

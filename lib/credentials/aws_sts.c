@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS credentials: STS AssumeRoleWithWebIdentity, its XML answer and the
  * web identity source. */
 #include "credentials/aws_internal.h"

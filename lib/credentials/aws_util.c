@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS credentials: small helpers shared by the aws*.c files (wiping
  * secrets, reading small files, the answers' common checks). */
 #include "credentials/aws_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Azure Entra ID (formerly Azure AD) credentials for Azure OpenAI: OAuth2
  * client credentials against {authority}/{tenant}/oauth2/v2.0/token, with a
  * client secret (environment variable or file) or, for AKS workload

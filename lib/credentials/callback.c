@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The callback credential: the application adds headers itself. */
 #include "credentials/callback.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The callback credential: headers from the application's own function. */
 #ifndef AIGW_CREDENTIALS_CALLBACK_H
 #define AIGW_CREDENTIALS_CALLBACK_H

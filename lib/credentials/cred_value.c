@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Credential values: the secrets a refresher produces, copied and wiped. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The credentials stage: dispatch on the credential's kind, and the
  * credential values' life cycle (copy, clear). */
 #include "credentials/credential.h"

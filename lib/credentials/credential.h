@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Credentials: how a backend's requests are authenticated. This stage adds
  * auth to an already-built upstream request — an API-key header, an OAuth2
  * bearer token kept fresh, an AWS SigV4 signature, or headers from the

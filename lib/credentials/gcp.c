@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Google Cloud credentials: service-account keys (an RS256 JWT exchanged at
  * the OAuth token endpoint, RFC 7523) and external accounts (workload
  * identity federation: a subject token from a file or URL exchanged at STS,

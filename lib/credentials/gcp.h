@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Google Cloud credential files (service_account, external_account), parsed
  * into what the token refresher needs. Exposed for the fuzz target and the
  * tests; the library uses aigw__gcp_credential_load / _default. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RS256 JSON Web Tokens. */
 #include "credentials/jwt.h"
 

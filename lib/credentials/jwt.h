@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON Web Tokens signed with RS256 (RFC 7515/7519), as Google's OAuth
  * JWT-bearer grant (RFC 7523) wants them. */
 #ifndef AIGW_CREDENTIALS_JWT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Credentials from the config file's "credentials" section: one loader per
  * type; api_key and callback are simple enough to live here. */
 #include <stdio.h>

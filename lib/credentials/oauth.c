@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OAuth 2.0 client credentials: the token request and its answer. */
 #include "credentials/oauth.h"
 

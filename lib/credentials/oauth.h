@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OAuth 2.0 client credentials (RFC 6749 §4.4) shared by the Azure Entra ID
  * and generic OIDC credentials: the token request (client secret, sent in
  * the form or as HTTP Basic, or a JWT client assertion, RFC 7523) and the

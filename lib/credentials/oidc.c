@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Generic OAuth2 / OIDC client credentials (RFC 6749 §4.4): a token from any
  * token endpoint (Keycloak, Okta, Auth0, Dex...), e.g. for a vLLM or KServe
  * server behind an identity-aware proxy. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Token lifecycle: one cached value per credential, a single fetch in flight,
  * refresh ahead of expiry, exponential backoff after failures. */
 #include "credentials/refresher.h"

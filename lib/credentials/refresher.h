@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Token lifecycle: one cached credential value per credential, refreshed
  * ahead of expiry, one refresh at a time however many requests wait on it,
  * failures retried with exponential backoff and reported with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS Signature Version 4 signing, per AWS's "Create a signed AWS API
  * request": canonical request, string to sign, HMAC-SHA256 key chain.
  * Key material is wiped with OPENSSL_cleanse as soon as it is used. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS Signature Version 4 (SigV4) request signing. */
 #ifndef AIGW_CREDENTIALS_SIGV4_H
 #define AIGW_CREDENTIALS_SIGV4_H

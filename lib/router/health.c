@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outlier ejection per backend. */
 #include "router/health.h"
 

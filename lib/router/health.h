@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outlier ejection: a backend that fails `failure_threshold` times in a row
  * is ejected for an interval that starts at `base_eject_ms` and doubles on
  * each re-ejection up to `max_eject_ms`. When the interval ends it is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The retry policy: decisions, backoff and the attempt list. */
 #include "router/retry.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The retry policy of a route: which failures are retried, how long to wait
  * between attempts, and the error that names every attempt. */
 #ifndef AIGW_ROUTER_RETRY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The router: picks the backend for a request's model name. */
 #include "router/router.h"
 

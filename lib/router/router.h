@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The router: which backend serves a model name. */
 #ifndef AIGW_ROUTER_ROUTER_H
 #define AIGW_ROUTER_ROUTER_H

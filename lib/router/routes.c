@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Matching requests to routes and ordering a route's backends. */
 #include "router/routes.h"
 

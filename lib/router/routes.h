@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Routing a request with the config's routes: which route matches, and in
  * which order its backends are attempted. */
 #ifndef AIGW_ROUTER_ROUTES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading and validating the config's "routes" section. */
 #include "router/routes_config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The config's "routes" section: which models go to which backends, with
  * what weights, priorities, model rewrites, retries and timeouts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway server (aigw/serve.h): workers and lifecycle.
  *
  * Each worker is a thread running its own uv loop with its own HTTP server

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway (aigw/serve.h) insides, shared by its files: gateway.c
  * (workers, lifecycle), gateway_config.c (the "gateway" section),
  * gateway_auth.c (keys), gateway_routes.c (the OpenAI routes),

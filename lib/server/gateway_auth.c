@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Gateway keys: the client's key (Authorization: Bearer, or x-api-key) is
  * hashed with SHA-256 and compared in constant time with every configured
  * hash (no early exit, so timing says nothing about which entry or how

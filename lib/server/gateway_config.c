@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The config's "gateway" section: parsed and validated strictly, every
  * error naming its JSON path (see aigw/serve.h for the keys). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway's metrics, shared by every worker (one mutex), rendered as
  * Prometheus text. Names follow OpenTelemetry's GenAI semantic conventions
  * where one exists: gen_ai_server_request_duration_seconds (histogram),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway's routes: OpenAI's /v1/chat/completions (JSON and SSE),
  * /v1/embeddings and /v1/models, plus /healthz and /metrics. Every model
  * call goes through the async API on the worker's loop; the client's own

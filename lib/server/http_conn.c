@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.1 server: a connection's lifetime, its write queue and reading. */
 #include "server/http_conn.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Private to lib/server: the connection and response structures the HTTP
  * server's files share (listener, connections, parsing, replies). */
 #ifndef AIGW_SERVER_HTTP_CONN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.1 server: parsing a request with http_parser, within the limits. */
 #include "server/http_conn.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.1 server: the handler's response API, whole or streamed. */
 #include "server/http_conn.h"
 

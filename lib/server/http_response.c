@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.1 response framing: status line, Date, error bodies. */
 #include "server/http_server.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.1 server on libuv + http_parser: the listener, accepting,
  * connection limits, shutdown. See http_server.h for the design. */
 #include "server/http_server.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP/1.1 server that `aigw-cli serve` puts its routes on.
  *
  * Shape. One aigw__http_server listens on one address on the caller's

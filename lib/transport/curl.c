@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The synchronous transport on libcurl's easy interface. One share handle
  * per client lets every thread reuse connections, TLS sessions and DNS
  * answers; each call gets its own easy handle. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small blocking HTTP exchanges for the credentials stage. */
 #include "transport/fetch.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small blocking HTTP exchanges for the credentials stage (token
  * endpoints, STS, metadata endpoints): one request, the whole answer
  * buffered. Not for model traffic. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The transport: libcurl, with connections, TLS sessions and DNS shared
  * across the threads of one client. */
 #ifndef AIGW_TRANSPORT_TRANSPORT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The libuv glue for libcurl's multi_socket interface (see uv_multi.h). */
 #include "transport/uv_multi.h"
 

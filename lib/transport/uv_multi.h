@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The libuv glue for libcurl's multi_socket interface: one curl multi
  * handle driven by one uv loop, shaped like curl's docs/examples/multi-uv.c
  * without its known faults:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS event-stream (application/vnd.amazon.eventstream) decoding.
  *
  * A message that lies whole inside the current feed is checked and decoded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A streaming decoder for AWS's binary event-stream framing
  * (application/vnd.amazon.eventstream), as Bedrock's ConverseStream and
  * InvokeModelWithResponseStream answer:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Server-Sent Events, parsed as the WHATWG HTML standard says ("Interpreting
  * an event stream", section 9.2.6).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A streaming parser for Server-Sent Events, following the WHATWG HTML
  * "event stream interpretation" rules: data/event/id/retry fields, multi-line
  * data joined with "\n", comments (lines starting with ':'), LF, CRLF and CR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Uses the installed headers and library: one mock chat. */
 #include <aigw/aigw.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // aigw-cli serve driven by the official `openai` npm client: chat, streaming,
 // embeddings, models, and an error. Run by ctest (tests/CMakeLists.txt) with
 // AIGW_CLI_PATH and AIGW_SIM_PATH set; `node --test openai_client.test.mjs`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a client's budgets for a test; see budget_status.h. */
 #include "budget_status.h"
 

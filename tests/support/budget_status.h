@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a client's budgets (aigw_budget_status) in the budget tests
  * (tests/test_budgets*.c), so that a hang in the library shows as a
  * failure within 5 s instead of the suite's timeout. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running aigw-cli for a test; see cli_run.h. */
 #include "cli_run.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running the built aigw-cli for a test: a clean environment (PATH, HOME,
  * LC_ALL and the sanitizers' settings only), stdout and stderr captured,
  * the exit code or signal reported; and the temporary HOME it runs in. */

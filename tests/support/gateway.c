@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An in-process gateway for a test; see gateway.h. */
 #include "gateway.h"
 

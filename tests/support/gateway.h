@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An in-process gateway (aigw_server_start) for the serve tests: a client
  * from a config string, its server on a free loopback port, and the stop. */
 #ifndef AIGW_TEST_GATEWAY_H

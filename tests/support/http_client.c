@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small libcurl client for the simulator tests; see http_client.h. */
 #include "http_client.h"
 

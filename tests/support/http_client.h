@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small libcurl client for the tests that talk raw HTTP to the provider
  * simulator, and the JSON look-ups they make on its answers. */
 #ifndef AIGW_TEST_HTTP_CLIENT_H

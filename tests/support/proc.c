@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Child-process helpers for the tests; see proc.h. */
 #include "proc.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the helpers that start child processes for the tests (the
  * simulator, `aigw-cli serve`) share: a monotonic clock and reading the
  * line a child announces itself with on a pipe. */

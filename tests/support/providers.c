@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every provider schema the simulator speaks; see providers.h. */
 #include "providers.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every provider schema the simulator speaks, as a backend of a client
  * config, for the tests that make the same calls through each of them
  * (tests/test_providers.c, tests/test_budgets.c). The simulator is started

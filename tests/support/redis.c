@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Starting redis-server for a test; see redis.h. The approach is
  * tests/test_account_redis.c's (fork + exec, PR_SET_PDEATHSIG, PING until
  * it answers), without hiredis so that any test can use it. */

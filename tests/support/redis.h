@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Starting Debian's redis-server for a test: on a free loopback port, no
  * persistence, quiet, dying with the test process. A test can kill it and
  * start it again on the same port (a Redis restart mid-run). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `aigw-cli serve` as a child process; see serve_proc.h. */
 #include "serve_proc.h"
 #include "proc.h"

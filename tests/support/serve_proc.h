@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running `aigw-cli serve` as a separate process for a test: the config is
  * written to a temporary file, the gateway listens on a free loopback port
  * (it announces "listening on port N (W workers)"), and it dies with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Starting the provider simulator (tests/upstream) for a test. */
 #include "sim.h"
 #include "proc.h"

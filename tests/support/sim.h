@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Starting the provider simulator (tests/upstream) for a test. */
 #ifndef AIGW_TEST_SIM_H
 #define AIGW_TEST_SIM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Several provider simulators at once; see sim_pool.h. */
 #include "sim_pool.h"
 

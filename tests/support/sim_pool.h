@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Several provider simulators at once, one per backend, for the routing
  * tests (tests/test_routing*.c): start and stop them together, make one
  * fail and recover (its default fault, POST /sim/fault), and read what

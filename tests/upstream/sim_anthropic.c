@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Anthropic wire format (Messages API, models list), from Anthropic's
  * public API reference, served under /anthropic/v1/ so that it coexists with
  * OpenAI's /v1/. Answers are deterministic: the reply echoes the last user

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AWS token endpoints: STS AssumeRoleWithWebIdentity (POST /sts/, in STS's
  * XML) and the ECS/EKS container credentials endpoint
  * (GET /aws/container-credentials, JSON). The credentials they hand out

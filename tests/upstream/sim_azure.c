@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Azure OpenAI: /openai/deployments/{deployment}/chat/completions and
  * /embeddings, /openai/models, each with ?api-version=V and an `api-key`
  * header. Past those checks it answers exactly like the OpenAI module, whose

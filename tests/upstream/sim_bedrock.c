@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Amazon Bedrock Runtime wire format (Converse, ConverseStream over the
  * AWS event-stream encoding, InvokeModel for Titan and Cohere embeddings),
  * from AWS's public API reference, served under /model/. Answers are

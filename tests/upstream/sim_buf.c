@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Growable byte buffers and allocation helpers for the provider simulator. */
 #include "sim_buf.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Growable byte buffers and allocation helpers for the provider simulator.
  * The simulator is a test tool: running out of memory aborts it. */
 #ifndef AIGW_SIM_BUF_H

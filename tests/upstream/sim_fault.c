@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsing the fault spec ("status=503,retry_after=1,latency_ms=200"). */
 #include "sim_fault.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Faults a test asks the simulator to inject into one response.
  * Spec: comma-separated key=value pairs, e.g. "status=429,retry_after=2".
  * See README.md for the list of keys. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Google's generateContent wire format, served twice: the Gemini API (AI
  * Studio) under /gemini/v1beta/... with an API key, and Vertex AI at its real
  * path shape /v1/projects/P/locations/L/publishers/google/models/M:... with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Google's token services in the simulator: the OAuth token endpoint (the
  * JWT-bearer grant of service-account keys, RFC 7523), STS (token exchange,
  * RFC 8693, for workload identity federation), the IAM credentials API

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.1 server core of the simulator (libuv + http_parser). */
 #include "sim_http.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The simulator's HTTP/1.1 server core: libuv for I/O, http_parser for the
  * protocol. It hands each complete request to one dispatch function, which
  * fills a sim_response synchronously; the core then writes it out, applying

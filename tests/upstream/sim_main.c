@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-sim: a deterministic stand-in for model providers' HTTP APIs, with
  * fault injection and replay of recorded traffic. See README.md. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Simulated OAuth2 token endpoints: Azure Entra ID client credentials (client
  * secret or workload identity's federated token as client assertion) and a
  * generic OIDC provider (client_secret_basic / client_secret_post). Tokens

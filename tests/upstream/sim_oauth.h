@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The simulator's OAuth2 token endpoints (sim_oauth.c): Azure Entra ID
  * (/entra/{tenant}/oauth2/v2.0/token) and a generic OIDC provider
  * (/oidc/token), plus the --fault-token-endpoints faults, which every token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenAI wire format (chat completions, embeddings, models), from
  * OpenAI's public API reference. Answers are deterministic: chat echoes the
  * last user message, embeddings are derived from a hash of each input. */

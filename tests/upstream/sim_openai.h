@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenAI wire format's handlers, shared by the providers that speak it
  * behind other URLs and auth (Azure OpenAI). */
 #ifndef SIM_OPENAI_H

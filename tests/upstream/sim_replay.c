@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Replaying recorded provider traffic: go-vcr v2 YAML cassettes, parsed
  * with libyaml. The answer is interaction 0's status code, Content-Type,
  * other end-to-end headers and body, byte for byte; event streams are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Routing, auth, faults and /sim/ introspection for the simulator. */
 #include "sim_router.h"
 

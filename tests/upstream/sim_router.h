@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Routing simulated provider APIs. Each provider module (sim_openai.c, …)
  * registers a sim_provider: the paths it serves, how it checks the API key
  * and how it shapes an error. The router answers /sim/ introspection itself,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The simulator's own AWS Signature Version 4 check, written from AWS's
  * published description of the algorithm (canonical request, string to
  * sign, signing key chain) with OpenSSL's SHA-256 and HMAC. It shares no

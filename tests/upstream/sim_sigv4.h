@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The simulator's own check of AWS Signature Version 4 on a request: it
  * recomputes the signature (independently of libaigw's signer) and compares
  * it with the Authorization header. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internals of the simulator's SigV4 check (sim_sigv4.c), exposed so that a
  * test can run AWS's published SigV4 test-suite examples against them. */
 #ifndef SIM_SIGV4_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry of credentials the simulator issued. */
 #include "sim_tokens.h"
 

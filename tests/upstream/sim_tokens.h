@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Credentials the simulator hands out from its token endpoints (Entra ID,
  * Google OAuth and STS, generic OIDC, AWS STS and container credentials)
  * and later accepts at its model endpoints. One registry for all

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Vertex AI's bearer-token check, shared by Gemini on Vertex
  * (sim_gemini.c) and Claude on Vertex (sim_anthropic.c). */
 #ifndef SIM_VERTEX_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """aigw — Python binding for libaigw, an AI gateway you can link.
 
     import aigw

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ctypes declarations for libaigw (include/aigw/*.h).
 
 Only this module touches ctypes signatures. Every function the binding calls

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The binding against the built-in offline `mock` backend: no network, no config.
 
 Run: AIGW_LIBRARY=build/libaigw.so PYTHONPATH=bindings/python \

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Client.call() (aigw_call: identity, headers, call info), budget_status()
 and config_check(): against the offline `mock` backend, the provider
 simulator (routes; skipped without AIGW_SIM_PATH) and a redis-server on a

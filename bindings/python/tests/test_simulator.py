@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The binding against the provider simulator (tests/upstream, `aigw-sim`),
 speaking OpenAI's wire format over real HTTP.
 
