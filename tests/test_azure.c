@@ -97,7 +97,7 @@ Test(azure, zero_config_from_the_sdk_variables) {
     aigw_client_free(c);
 }
 
-Test(azure, recorded_azure_answer_is_an_openai_answer) {
+Test(azure, replay_azure_answer_is_an_openai_answer) {
     /* The body of shared/testdata/openai-recordings/azure-chat-basic.yaml. */
     FILE *f =
         popen("/usr/bin/python3 -c \"import yaml,sys; "

@@ -683,7 +683,7 @@ Test(cli_sim, trickled_stream) {
     result_free(&r);
 }
 
-Test(cli_sim, tool_calls_printed) {
+Test(cli_sim, replay_tool_calls_printed) {
     cli_result r = RUN_ENV(sim_env, "chat", "--no-stream", "--config", config_path, "-m",
                            "rtools/gpt-4o-mini", "weather?");
     assert_exit(&r, 0);
@@ -693,7 +693,7 @@ Test(cli_sim, tool_calls_printed) {
     result_free(&r);
 }
 
-Test(cli_sim, recorded_openai_stream) {
+Test(cli_sim, replay_openai_stream) {
     cli_result r =
         RUN_ENV(sim_env, "chat", "--config", config_path, "-m", "rstream/gpt-5-nano", "hi");
     assert_exit(&r, 0);

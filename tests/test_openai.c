@@ -363,7 +363,7 @@ Test(openai, refused_connection_and_timeout) {
 }
 
 /* Real recorded OpenAI answers replayed byte for byte by the simulator. */
-Test(openai, replayed_recordings_translate_exactly) {
+Test(openai, replay_recordings_translate_exactly) {
     static const struct {
         const char *name;
         aigw_status want;

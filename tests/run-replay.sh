@@ -1,0 +1,15 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Runs a test executable's replay tests (those named replay_*), which need
+# the recorded OpenAI traffic; exits 77, which ctest reports as skipped,
+# when the recordings are absent (a clone with nothing beside it).
+# Usage: run-replay.sh RECORDINGS_DIR TEST_EXECUTABLE [ARGS...]
+set -eu
+dir=$1
+shift
+if [ ! -f "$dir/chat-basic.yaml" ]; then
+    echo "skipped: the recorded OpenAI traffic is not at $dir" \
+        "(set -DAIGW_RECORDINGS_DIR=... to replay it)"
+    exit 77
+fi
+exec "$@" --filter '*/replay_*'
