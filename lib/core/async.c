@@ -16,8 +16,9 @@
  *  2. Credentials. API keys, fixed values and the application's callback
  *     (which must run on the calling thread) are applied inline, failures
  *     returned as in 1. A BEARER or AWS_SIGV4 credential backed by a
- *     refresher may block on a token exchange, so it always runs on libuv's
- *     thread pool (uv_queue_work); its failure arrives through `done`.
+ *     refresher may block on a token exchange, so it always runs on the
+ *     library's own pool (core/work_pool.h, not libuv's shared one); its
+ *     failure arrives through `done`.
  *     Budgets in a remote store (Redis) are reserved and settled there
  *     too: the call's reservation before the first attempt, each attempt's
  *     backend-scoped one when its backend is picked and when it ends, the
@@ -48,6 +49,7 @@
 #include "core/call_steps.h"
 #include "core/client_internal.h"
 #include "core/errors.h"
+#include "core/work_pool.h"
 #include "credentials/credential.h"
 #include "transport/transport.h"
 #include "transport/uv_multi.h"
@@ -92,7 +94,7 @@ struct aigw_request {
     aigw_error *err;
     aigw__buf out;
 
-    uv_work_t work; /* credentials, or a remote budget store, on the thread pool */
+    aigw__work work; /* credentials, or a remote budget store, on the library's pool */
     aigw_status cred_status;
     aigw_status final_status; /* while settling */
 
@@ -111,7 +113,8 @@ struct engine {
     uv_loop_t *loop;
     engine *next_engine; /* registry */
     aigw__uv_multi *multi;
-    uv_idle_t idle; /* idle.data == this engine */
+    uv_idle_t idle;        /* idle.data == this engine */
+    aigw__work_port *port; /* steps that may block come back through it */
     aigw_request *pending_head, *pending_tail;
     size_t live;                    /* requests started and not yet done */
     CURL *spare[ENGINE_SPARE_EASY]; /* finished easy handles, reset, for reuse */
@@ -233,11 +236,14 @@ static void request_release(aigw_request *r) {
 
 static void finish_request(aigw_request *r, aigw_status st);
 
-/* Hands a step that may block to libuv's thread pool, in `state`; its
- * after-work callback continues the request. Returns uv_queue_work's code
- * (0: queued; otherwise nothing changed). */
-static int to_pool(aigw_request *r, req_state state, uv_work_cb work, uv_after_work_cb after) {
-    int rc = uv_queue_work(r->eng->loop, &r->work, work, after);
+/* Hands a step that may block to the library's pool (core/work_pool.h),
+ * in `state`: credential refreshes on their lane, budget store round trips
+ * on theirs, never on libuv's default pool. Its after-work callback
+ * continues the request. Returns 0 when queued; otherwise nothing changed. */
+static int to_pool(aigw_request *r, req_state state, aigw__work_fn work,
+                   aigw__after_work_fn after) {
+    aigw__work_lane lane = state == REQ_CREDENTIALS ? AIGW__LANE_CREDENTIALS : AIGW__LANE_STORE;
+    int rc = aigw__work_queue(r->eng->port, lane, &r->work, work, after);
     if (!rc)
         r->state = state;
     return rc;
@@ -245,16 +251,16 @@ static int to_pool(aigw_request *r, req_state state, uv_work_cb work, uv_after_w
 
 /* The error of a step that could not be queued (rc non-zero), or AIGW_OK. */
 static aigw_status queued(aigw_request *r, int rc) {
-    return rc ? aigw__error_set(&r->err, AIGW_EINTERNAL, "uv_queue_work: %s", uv_strerror(rc))
+    return rc ? aigw__error_set(&r->err, AIGW_EINTERNAL, "no worker thread: %s", uv_strerror(rc))
               : AIGW_OK;
 }
 
-static void settle_work(uv_work_t *w) {
+static void settle_work(aigw__work *w) {
     aigw_request *r = w->data;
     aigw__policy_settle(&r->policy, &r->call, r->final_status);
 }
 
-static void settle_done(uv_work_t *w, int status) {
+static void settle_done(aigw__work *w, int status) {
     (void)status; /* a settle is never canceled: it started with the request's end */
     aigw_request *r = w->data;
     finish_request(r, r->final_status);
@@ -308,12 +314,12 @@ static void on_retry_timer(uv_timer_t *t) {
         attempt_failed(r, st);
 }
 
-static void attempt_settle_work(uv_work_t *w) {
+static void attempt_settle_work(aigw__work *w) {
     aigw_request *r = w->data;
     aigw__policy_attempt_settle(&r->policy, &r->call, r->final_status);
 }
 
-static void attempt_settle_done(uv_work_t *w, int status) {
+static void attempt_settle_done(aigw__work *w, int status) {
     (void)status; /* never canceled: the attempt had ended */
     aigw_request *r = w->data;
     r->state = REQ_RUNNING;
@@ -508,13 +514,13 @@ static void start_transfer(aigw_request *r) {
     pending_push(r);
 }
 
-static void credentials_work(uv_work_t *w) {
+static void credentials_work(aigw__work *w) {
     aigw_request *r = w->data;
     r->cred_status =
         aigw__credential_apply(&r->call.backend->credential, r->call.backend, &r->req, &r->err);
 }
 
-static void credentials_done(uv_work_t *w, int status) {
+static void credentials_done(aigw__work *w, int status) {
     aigw_request *r = w->data;
     if (r->canceled || status == UV_ECANCELED)
         complete(r, AIGW_ECANCELED);
@@ -524,12 +530,12 @@ static void credentials_done(uv_work_t *w, int status) {
         start_transfer(r);
 }
 
-static void reserve_work(uv_work_t *w) {
+static void reserve_work(aigw__work *w) {
     aigw_request *r = w->data;
     r->cred_status = aigw__policy_reserve(&r->policy, &r->err);
 }
 
-static void reserve_done(uv_work_t *w, int status) {
+static void reserve_done(aigw__work *w, int status) {
     aigw_request *r = w->data;
     if (r->canceled || status == UV_ECANCELED) {
         complete(r, AIGW_ECANCELED);
@@ -563,6 +569,10 @@ static aigw_status engine_get(aigw_client *client, uv_loop_t *loop, engine **out
         if (aigw__uv_multi_new(loop, on_transfer_done, e, &e->multi)) {
             aigw__free(e);
             e = NULL;
+        } else if (aigw__work_port_new(loop, &e->port)) {
+            aigw__uv_multi_close(e->multi);
+            aigw__free(e); /* the multi's memory goes with its handles' close callbacks */
+            e = NULL;
         } else {
             e->client = client;
             e->loop = loop;
@@ -591,6 +601,7 @@ void aigw_loop_release(aigw_client *client, uv_loop_t *loop) {
     if (!e)
         return;
     aigw__uv_multi_close(e->multi);
+    aigw__work_port_close(e->port);
     while (e->n_spare)
         curl_easy_cleanup(e->spare[--e->n_spare]);
     uv_close((uv_handle_t *)&e->idle, on_engine_idle_closed);
@@ -614,12 +625,12 @@ void aigw__async_forget_client(aigw_client *client) {
 
 static aigw_status prepare_attempt(aigw_request *r);
 
-static void pick_work(uv_work_t *w) {
+static void pick_work(aigw__work *w) {
     aigw_request *r = w->data;
     r->cred_status = aigw__policy_next(&r->policy, &r->call, &r->err);
 }
 
-static void pick_done(uv_work_t *w, int status) {
+static void pick_done(aigw__work *w, int status) {
     aigw_request *r = w->data;
     if (r->canceled || status == UV_ECANCELED) {
         complete(r, AIGW_ECANCELED); /* a reservation made is refunded by the settle */
@@ -818,7 +829,7 @@ void aigw_request_cancel(aigw_request *r) {
         return;
     r->canceled = 1;
     if (r->state == REQ_CREDENTIALS || r->state == REQ_RESERVING || r->state == REQ_PICKING)
-        uv_cancel((uv_req_t *)&r->work); /* the after-work callback reports it either way */
+        aigw__work_cancel(&r->work); /* the after-work callback reports it either way */
     else if (r->state != REQ_SETTLING && r->state != REQ_ENDING)
         pending_push(r); /* a settlement under way reports the cancel when it is done */
 }
