@@ -83,7 +83,7 @@ Test(budget, validation_names_the_path) {
     parse_fails("[1]", "budgets[0]: must be an object, not a number");
     parse_fails("[{\"cost\":\"1\"," LIM "}]", "budgets[0].name: must be a non-empty string");
     parse_fails("[{\"name\":\"a\",\"cost\":\"1\"," LIM ",\"colour\":1}]",
-                "budgets[0].colour: unknown key (expected name, scope, cost, limit, "
+                "budgets[0]: unknown key \"colour\" (known: name, scope, cost, limit, "
                 "on_store_error)");
     parse_fails("[{\"name\":\"a\",\"cost\":\"1\"," LIM "},"
                 " {\"name\":\"b\",\"cost\":\"1\"," LIM "},"
@@ -107,7 +107,7 @@ Test(budget, validation_names_the_path) {
                 "budgets[0].cost.prices.m.output: must be zero or more");
     parse_fails("[{\"name\":\"a\",\"cost\":{\"prices\":{\"m\":{\"input\":1,\"output\":1,"
                 "\"cache\":1}}}," LIM "}]",
-                "budgets[0].cost.prices.m.cache: unknown key (expected input, output, cached)");
+                "budgets[0].cost.prices.m: unknown key \"cache\" (known: input, output, cached)");
     parse_fails("[{\"name\":\"a\",\"cost\":\"1\"}]", "budgets[0].limit: missing");
     parse_fails("[{\"name\":\"a\",\"cost\":\"1\",\"limit\":{\"type\":\"leaky\"}}]",
                 "budgets[0].limit.type: must be \"token_bucket\" or \"window\"");
@@ -125,9 +125,9 @@ Test(budget, validation_names_the_path) {
                 "budgets[0].limit.max: too large (at most 9007199254)");
     parse_fails("[{\"name\":\"a\",\"cost\":\"1\",\"limit\":{\"type\":\"window\",\"per\":\"day\","
                 "\"max\":5,\"capacity\":3}}]",
-                "budgets[0].limit.capacity: unknown key (expected type, per, max)");
+                "budgets[0].limit: unknown key \"capacity\" (known: type, per, max)");
     parse_fails("[{\"name\":\"a\",\"scope\":{\"org\":\"x\"},\"cost\":\"1\"," LIM "}]",
-                "budgets[0].scope.org: unknown key (expected key, team, user, model, route or "
+                "budgets[0].scope: unknown key \"org\" (known: key, team, user, model, route, "
                 "backend)");
     parse_fails("[{\"name\":\"a\",\"scope\":{\"team\":3},\"cost\":\"1\"," LIM "}]",
                 "budgets[0].scope.team: must be a string, \"*\" or an array of strings, not a "

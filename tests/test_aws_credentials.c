@@ -580,7 +580,12 @@ Test(aws_credentials, config_validation) {
     static const struct {
         const char *json, *want;
     } cases[] = {
-        {"{\"type\":\"aws\",\"profil\":\"dev\"}", "credentials.aws.profil: unknown key"},
+        {"{\"type\":\"aws\",\"profil\":\"dev\"}",
+         "credentials.aws: unknown key \"profil\" (known: type, "
+         "access_key_id_env, secret_access_key_env, "
+         "session_token_env, profile, role_arn, "
+         "web_identity_token_file, role_session_name, "
+         "sts_endpoint, container_uri)"},
         {"{\"type\":\"aws\",\"profile\":1}", "credentials.aws.profile: must be a string"},
         {"{\"type\":\"aws\",\"profile\":\"\"}", "credentials.aws.profile: must not be empty"},
         {"{\"type\":\"aws\",\"access_key_id_env\":\"A\"}", "go together"},

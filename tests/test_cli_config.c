@@ -135,7 +135,8 @@ Test(cli_config_check, unknown_keys) {
     assert_check_fails_with("{\"budgets\": [{\"name\": \"x\", \"cost\": \"1\", \"limit\": "
                             "{\"type\": \"window\", \"per\": \"day\", \"max\": 1}, "
                             "\"colour\": \"red\"}]}",
-                            "budgets[0].colour: unknown key");
+                            "budgets[0]: unknown key \"colour\" (known: name, scope, cost, "
+                            "limit, on_store_error)");
 }
 
 Test(cli_config_check, wrong_types) {

@@ -438,7 +438,7 @@ Test(serve_config, strict) {
     aigw_error_free(err);
     err = NULL;
     cr_expect_eq(start_with("{\"gateway\":{\"listn\":\"x\"}}", &err), AIGW_ECONFIG);
-    cr_expect(strstr(aigw_error_message(err), "gateway.listn: unknown key") != NULL);
+    cr_expect(strstr(aigw_error_message(err), "gateway: unknown key \"listn\"") != NULL);
     aigw_error_free(err);
     err = NULL;
     cr_expect_eq(start_with("{\"gateway\":{\"workers\":\"2\"}}", &err), AIGW_ECONFIG);

@@ -43,22 +43,7 @@ static const char *type_name(json_object *v) {
 /* Checks that obj has only the keys in allowed (NULL-terminated). */
 static aigw_status check_keys(json_object *obj, const char *path, const char *const *allowed,
                               aigw_error **err) {
-    json_object_object_foreach(obj, k, v) {
-        (void)v;
-        size_t i = 0;
-        while (allowed[i] && strcmp(allowed[i], k))
-            i++;
-        if (!allowed[i]) {
-            char list[256] = "";
-            for (size_t j = 0; allowed[j]; j++) {
-                size_t len = strlen(list);
-                snprintf(list + len, sizeof list - len, "%s%s", j ? ", " : "", allowed[j]);
-            }
-            return aigw__error_set(err, AIGW_ECONFIG, "%s.%s: unknown key (expected %s)", path, k,
-                                   list);
-        }
-    }
-    return AIGW_OK;
+    return aigw__json_check_key_list(obj, path, allowed, err);
 }
 
 /* A positive finite number member, within the amount range. */
@@ -91,11 +76,14 @@ static aigw_status parse_scope(json_object *scope, const char *path, aigw__budge
         for (int d = 0; d < AIGW__SCOPE_COUNT; d++)
             if (!strcmp(aigw__scope_names[d], k))
                 dim = d;
-        if (dim < 0)
-            return aigw__error_set(
-                err, AIGW_ECONFIG,
-                "%s.scope.%s: unknown key (expected key, team, user, model, route or backend)",
-                path, k);
+        if (dim < 0) {
+            const char *known[AIGW__SCOPE_COUNT + 1] = {0};
+            for (int d = 0; d < AIGW__SCOPE_COUNT; d++)
+                known[d] = aigw__scope_names[d];
+            char sub[512];
+            snprintf(sub, sizeof sub, "%s.scope", path);
+            return aigw__json_check_key_list(scope, sub, known, err);
+        }
         aigw__scope_rule *r = &b->scope[dim];
         if (json_object_is_type(v, json_type_string)) {
             const char *s = json_object_get_string(v);

@@ -106,8 +106,8 @@ out:
 }
 
 #define BACKEND_KEYS                                                                               \
-    "schema, base_url, api_key, api_key_env, api_version, region, project, location, headers, "    \
-    "timeout_ms, connect_timeout_ms"
+    "schema, base_url, api_key, api_key_env, api_key_file, credential, api_version, region, "      \
+    "project, location, headers, timeout_ms, connect_timeout_ms"
 
 /* The named credentials of the config's "credentials" section, while the
  * backends that use them are loaded. */

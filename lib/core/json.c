@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/errors.h"
 
 /* json_tokener_new costs about as much as parsing a 1 KB request, so each
@@ -105,6 +106,31 @@ aigw_status aigw__json_check_keys(json_object *obj, const char *path, const char
         if (!found)
             return aigw__error_set(err, AIGW_ECONFIG, "%s: unknown key \"%s\" (known: %s)", path,
                                    key, known);
+    }
+    return AIGW_OK;
+}
+
+aigw_status aigw__json_check_key_list(json_object *obj, const char *path, const char *const *known,
+                                      aigw_error **err) {
+    json_object_object_foreach(obj, key, val) {
+        (void)val;
+        size_t i = 0;
+        while (known[i] && strcmp(known[i], key) != 0)
+            i++;
+        if (known[i])
+            continue;
+        aigw__buf list = AIGW__BUF_INIT;
+        aigw_status st = AIGW_OK;
+        for (i = 0; known[i] && !st; i++)
+            st = aigw__buf_cat(&list, i ? ", " : "", known[i], NULL);
+        if (st) {
+            aigw__buf_free(&list);
+            return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+        }
+        st = aigw__error_set(err, AIGW_ECONFIG, "%s: unknown key \"%s\" (known: %s)", path, key,
+                             list.data ? list.data : "");
+        aigw__buf_free(&list);
+        return st;
     }
     return AIGW_OK;
 }

@@ -23,6 +23,11 @@ const char *aigw__json_get_string(json_object *obj, const char *key);
 aigw_status aigw__json_check_keys(json_object *obj, const char *path, const char *known,
                                   aigw_error **err);
 
+/* The same with `known` as a NULL-terminated list: the error names every
+ * entry, however long the list. */
+aigw_status aigw__json_check_key_list(json_object *obj, const char *path, const char *const *known,
+                                      aigw_error **err);
+
 /* Serializes obj compactly (no spaces, slashes unescaped) into a new string
  * from aigw__malloc; NULL on allocation failure. */
 char *aigw__json_dup_string(json_object *obj);

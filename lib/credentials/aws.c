@@ -18,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/errors.h"
+#include "core/json.h"
 #include "credentials/refresher.h"
 
 #define ECS_HOST_URL "http://169.254.170.2"
@@ -327,23 +328,30 @@ aigw_status aigw__aws_credential_default(aigw__credential *cred, const aigw__cre
 aigw_status aigw__aws_credential_load(aigw__credential *cred, const char *name, json_object *conf,
                                       const char *path, const aigw__cred_context *ctx,
                                       aigw_error **err) {
-    static const char *const keys[] = {
-        "type",         "access_key_id_env", "secret_access_key_env",   "session_token_env",
-        "profile",      "role_arn",          "web_identity_token_file", "role_session_name",
-        "sts_endpoint", "container_uri",
-    };
+    static const char *const keys[] = {"type",
+                                       "access_key_id_env",
+                                       "secret_access_key_env",
+                                       "session_token_env",
+                                       "profile",
+                                       "role_arn",
+                                       "web_identity_token_file",
+                                       "role_session_name",
+                                       "sts_endpoint",
+                                       "container_uri",
+                                       NULL};
+    const size_t n_keys = sizeof keys / sizeof keys[0] - 1;
     const char *vals[sizeof keys / sizeof keys[0]] = {0};
     const char *p = path ? path : "credentials";
     memset(cred, 0, sizeof *cred);
     if (!conf || !json_object_is_type(conf, json_type_object))
         return aigw__error_set(err, AIGW_ECONFIG, "%s: must be an object", p);
+    aigw_status st = aigw__json_check_key_list(conf, p, keys, err);
+    if (st)
+        return st;
     json_object_object_foreach(conf, key, val) {
-        size_t i;
-        for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            if (strcmp(key, keys[i]) == 0)
-                break;
-        if (i == sizeof keys / sizeof keys[0])
-            return aigw__error_set(err, AIGW_ECONFIG, "%s.%s: unknown key", p, key);
+        size_t i = 0;
+        while (i < n_keys && strcmp(key, keys[i]) != 0)
+            i++;
         if (!val || !json_object_is_type(val, json_type_string))
             return aigw__error_set(err, AIGW_ECONFIG, "%s.%s: must be a string", p, key);
         if (!*json_object_get_string(val))

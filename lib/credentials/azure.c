@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
+#include "core/json.h"
 #include "credentials/credential.h"
 #include "credentials/oauth.h"
 #include "credentials/refresher.h"
@@ -136,7 +137,7 @@ aigw_status aigw__azure_credential_load(aigw__credential *cred, const char *name
                                        NULL};
     if (!conf || !json_object_is_type(conf, json_type_object))
         return aigw__error_set(err, AIGW_ECONFIG, "%s: must be an object", path);
-    aigw_status st = aigw__oauth_check_keys(conf, path, keys, err);
+    aigw_status st = aigw__json_check_key_list(conf, path, keys, err);
     azure_settings s = {0};
     const char *type = NULL;
     if (!st)

@@ -897,8 +897,12 @@ aigw_status aigw__gcp_credential_load(aigw__credential *cred, const char *name, 
                                       aigw_error **err) {
     const char *file = NULL;
     json_object *scopes = NULL;
+    static const char *const keys[] = {"type", "credentials_file", "scopes", NULL};
     if (!conf || !json_object_is_type(conf, json_type_object))
         return aigw__error_set(err, AIGW_ECONFIG, "%s: must be an object", path);
+    aigw_status checked = aigw__json_check_key_list(conf, path, keys, err);
+    if (checked)
+        return checked;
     json_object_object_foreach(conf, key, val) {
         if (strcmp(key, "type") == 0) {
             if (!json_object_is_type(val, json_type_string) ||
@@ -922,9 +926,6 @@ aigw_status aigw__gcp_credential_load(aigw__credential *cred, const char *name, 
                                        "%s.scopes: must be a non-empty array of scope strings",
                                        path);
             scopes = val;
-        } else {
-            return aigw__error_set(err, AIGW_ECONFIG, "%s.%s: unknown key for a gcp credential",
-                                   path, key);
         }
     }
     const char *how = "";

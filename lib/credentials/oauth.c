@@ -467,32 +467,6 @@ done:
 
 /* ---- config ---- */
 
-aigw_status aigw__oauth_check_keys(json_object *conf, const char *path, const char *const *known,
-                                   aigw_error **err) {
-    json_object_object_foreach(conf, key, val) {
-        (void)val;
-        size_t i;
-        for (i = 0; known[i]; i++)
-            if (strcmp(known[i], key) == 0)
-                break;
-        if (known[i])
-            continue;
-        aigw__buf list = AIGW__BUF_INIT;
-        aigw_status st = AIGW_OK;
-        for (i = 0; known[i] && !st; i++)
-            st = aigw__buf_cat(&list, i ? ", " : "", known[i], NULL);
-        if (st) {
-            aigw__buf_free(&list);
-            return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-        }
-        st = aigw__error_set(err, AIGW_ECONFIG, "%s: unknown key \"%s\" (known: %s)", path, key,
-                             list.data ? list.data : "");
-        aigw__buf_free(&list);
-        return st;
-    }
-    return AIGW_OK;
-}
-
 aigw_status aigw__oauth_conf_string(json_object *conf, const char *path, const char *key,
                                     int required, const char **out, aigw_error **err) {
     json_object *v = NULL;

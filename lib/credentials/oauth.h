@@ -57,10 +57,6 @@ aigw_status aigw__oauth_parse_response(const char *name, const char *host, long 
 
 /* ---- config helpers for the loaders ---- */
 
-/* AIGW_ECONFIG "PATH: unknown key \"K\" (known: ...)" for a key of conf not
- * in `known` (NULL-terminated). */
-aigw_status aigw__oauth_check_keys(json_object *conf, const char *path, const char *const *known,
-                                   aigw_error **err);
 /* *out = the non-empty string conf[key] (NULL when absent and !required). */
 aigw_status aigw__oauth_conf_string(json_object *conf, const char *path, const char *key,
                                     int required, const char **out, aigw_error **err);

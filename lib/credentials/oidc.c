@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
+#include "core/json.h"
 #include "credentials/credential.h"
 #include "credentials/oauth.h"
 #include "credentials/refresher.h"
@@ -21,7 +22,7 @@ aigw_status aigw__oidc_credential_load(aigw__credential *cred, const char *name,
         return aigw__error_set(err, AIGW_ECONFIG, "%s: must be an object", path);
     const char *type = NULL, *url = NULL, *id = NULL, *env = NULL, *file = NULL, *scope = NULL,
                *audience = NULL, *method = NULL;
-    aigw_status st = aigw__oauth_check_keys(conf, path, keys, err);
+    aigw_status st = aigw__json_check_key_list(conf, path, keys, err);
     if (!st)
         st = aigw__oauth_conf_string(conf, path, "type", 0, &type, err);
     if (!st && type && strcmp(type, "oidc") != 0)

@@ -104,7 +104,9 @@ static aigw_status load_key(aigw__gw_key *k, json_object *o, size_t i, aigw_erro
                 return st;
         } else {
             return aigw__error_set(err, AIGW_ECONFIG,
-                                   "%s: unknown key (expected sha256, name, team)", path);
+                                   "gateway.keys[%zu]: unknown key \"%s\" (known: sha256, name, "
+                                   "team)",
+                                   i, key);
         }
     }
     if (!have_hash)
@@ -134,10 +136,11 @@ static aigw_status load_limits(aigw__http_server_options *l, json_object *o, aig
                 break;
         if (i == sizeof(names) / sizeof(names[0]))
             return aigw__error_set(err, AIGW_ECONFIG,
-                                   "%s: unknown key (expected max_body_bytes, max_header_bytes, "
-                                   "max_headers, max_connections, header_timeout_ms, "
-                                   "request_timeout_ms, idle_timeout_ms, send_timeout_ms)",
-                                   path);
+                                   "gateway.limits: unknown key \"%s\" (known: max_body_bytes, "
+                                   "max_header_bytes, max_headers, max_connections, "
+                                   "header_timeout_ms, request_timeout_ms, idle_timeout_ms, "
+                                   "send_timeout_ms)",
+                                   key);
         long long max = i >= 4 ? 86400000LL : (long long)INT_MAX;
         if ((st = get_uint(val, path, 1, max, &n, err)) != AIGW_OK)
             return st;
@@ -230,7 +233,7 @@ aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_err
                 st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
         } else {
             st = aigw__error_set(err, AIGW_ECONFIG,
-                                 "gateway.%s: unknown key (expected listen, workers, "
+                                 "gateway: unknown key \"%s\" (known: listen, workers, "
                                  "shutdown_timeout_ms, keys, limits, user_header)",
                                  key);
         }
