@@ -4,7 +4,9 @@
 #define AIGW_H
 
 #include "common.h"
-#include "version.h"
+/* Generated into the build tree (and installed beside the others), so it
+ * is found through the include path, wherever it lives. */
+#include "aigw/version.h"
 #include "status.h"
 #include "error.h"
 #include "log.h"
