@@ -2,7 +2,7 @@
 /* async.c — many requests at once on one libuv loop, one thread.
  *
  * Build: cmake --build build --target example_async
- *    or: cc async.c $(pkg-config --cflags --libs aigw) -o async
+ *    or: cc -std=gnu11 async.c $(pkg-config --cflags --libs aigw-async) -o async
  *
  * Configuration: the JSON file named by $AIGW_CONFIG, else the environment
  * (OPENAI_API_KEY, ...); the built-in mock backend is always there.
@@ -16,6 +16,7 @@
  * order they finish. Before the loop is closed, aigw_loop_release() hands
  * back what the client kept on it. */
 #include <aigw/aigw.h>
+#include <aigw/async.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,6 +10,11 @@ packages=(
   zlib1g-dev libxml2-dev libhiredis-dev redis-server libcriterion-dev libhttp-parser-dev libyaml-dev python3-yaml
   python3 valgrind curl ca-certificates
   systemd  # systemd-analyze checks contrib/systemd/aigw.service
+  # `pkg-config --static --libs aigw` (tests/check-install.sh links the
+  # static libaigw.a so) names the libraries libcurl, libxml2 and OpenSSL
+  # link themselves: their -dev packages give the linker their .so/.a.
+  libnghttp2-dev libidn2-dev librtmp-dev libssh2-1-dev libpsl-dev libkrb5-dev libldap-dev
+  libzstd-dev libbrotli-dev libicu-dev liblzma-dev
 )
 
 sudo_cmd=()

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "aigw/aigw.h"
+#include "aigw/async.h"
 #include "sim.h"
 
 #define KEY "sk-async-test-key"

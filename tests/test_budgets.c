@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "aigw/aigw.h"
+#include "aigw/async.h"
 #include "http_client.h"
 #include "budget_status.h"
 #include "gateway.h"

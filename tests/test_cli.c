@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
+#include "aigw/version.h"
 #include "cli_run.h"
 #include "sim.h"
 
@@ -191,7 +192,7 @@ TestSuite(cli_usage, .init = setup_home, .fini = teardown_home, .timeout = 60);
 Test(cli_usage, version) {
     cli_result r = RUN("--version");
     assert_exit(&r, 0);
-    cr_assert_str_eq(r.out, "aigw-cli 0.1.0 (libaigw 0.1.0)\n");
+    cr_assert_str_eq(r.out, "aigw-cli " AIGW_VERSION_STRING " (libaigw " AIGW_VERSION_STRING ")\n");
     cr_assert_eq(r.err_len, 0);
     result_free(&r);
 }

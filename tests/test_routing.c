@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "aigw/aigw.h"
+#include "aigw/async.h"
 #include "sim.h"
 #include "sim_pool.h"
 

@@ -1,6 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* libaigw — the asynchronous API on a libuv loop.
  *
+ * Opt-in: <aigw/aigw.h> does not include this header, so programs that use
+ * the synchronous API alone need no libuv headers. This one includes
+ * <uv.h> (from libuv1-dev): build with `pkg-config --cflags --libs
+ * aigw-async`, or link CMake's aigw::async (aigw::async_static). Under a
+ * strict -std=c11, <uv.h> needs POSIX declarations (pthread_rwlock_t):
+ * compile with -D_POSIX_C_SOURCE=200809L, or use -std=gnu11. C++ needs
+ * nothing more.
+ *
  * Each call starts a request on the caller's uv_loop_t and returns at once;
  * libcurl's multi_socket interface drives every transfer from that loop, so
  * thousands of requests run on one thread. Callbacks run on the loop's
