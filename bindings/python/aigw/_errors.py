@@ -242,19 +242,27 @@ def _rebuild(*args):
     return make_error(*args)
 
 
+def error_from(status, err_ptr):
+    """Builds the exception for a failed call from its aigw_error* (a
+    c_void_p value or None), which stays the library's (an async call's
+    `done` hands one that is valid only during the callback)."""
+    if not err_ptr:
+        return make_error(status)
+    return make_error(
+        lib.aigw_error_status(err_ptr) or status,
+        _text(lib.aigw_error_message(err_ptr)),
+        lib.aigw_error_http_status(err_ptr),
+        _text(lib.aigw_error_provider(err_ptr)),
+        _text(lib.aigw_error_body(err_ptr)),
+        _text(lib.aigw_error_json(err_ptr)),
+    )
+
+
 def take_error(status, err_ptr):
     """Builds the exception for a failed call from its aigw_error* (a c_void_p
     value or None) and frees the error object."""
-    if not err_ptr:
-        return make_error(status)
     try:
-        return make_error(
-            lib.aigw_error_status(err_ptr) or status,
-            _text(lib.aigw_error_message(err_ptr)),
-            lib.aigw_error_http_status(err_ptr),
-            _text(lib.aigw_error_provider(err_ptr)),
-            _text(lib.aigw_error_body(err_ptr)),
-            _text(lib.aigw_error_json(err_ptr)),
-        )
+        return error_from(status, err_ptr)
     finally:
-        lib.aigw_error_free(err_ptr)
+        if err_ptr:
+            lib.aigw_error_free(err_ptr)
