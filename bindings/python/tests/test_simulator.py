@@ -66,21 +66,22 @@ class Simulator:
         self.base_url = "http://127.0.0.1:%d/v1" % self.port
 
     def connections(self):
-        """How many sockets the simulator has open (its listener included),
-        from /proc: a request that ended upstream closed its connection.
-        None where /proc is not there."""
-        fd_dir = "/proc/%d/fd" % self.proc.pid
+        """How many connections to the simulator are open on the client's
+        side (ESTABLISHED, from /proc/net/tcp): a request that was canceled
+        upstream has closed its connection, even while the simulator itself
+        has not noticed yet (e.g. during a latency fault). Idle keep-alive
+        connections count too. None where /proc is not there."""
+        n = 0
         try:
-            names = os.listdir(fd_dir)
+            with open("/proc/net/tcp") as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    remote, state = fields[2], fields[3]
+                    if state == "01" and int(remote.split(":")[1], 16) == self.port:
+                        n += 1
         except OSError:
             return None
-        n = 0
-        for name in names:
-            try:
-                if os.readlink(os.path.join(fd_dir, name)).startswith("socket:"):
-                    n += 1
-            except OSError:
-                pass
         return n
 
     def wait_connections(self, want, timeout=10.0):
