@@ -9,7 +9,7 @@ packages=(
   libcurl4-openssl-dev libjson-c-dev libssl-dev libuv1-dev
   zlib1g-dev libxml2-dev libhiredis-dev redis-server libcriterion-dev libhttp-parser-dev libyaml-dev python3-yaml
   python3 python3-venv python3-pip-whl python3-setuptools-whl python3-wheel-whl
-  valgrind curl ca-certificates
+  python3-mypy valgrind curl ca-certificates
 )
 
 sudo_cmd=()

@@ -102,9 +102,9 @@ def _package_version() -> str:
     is built (setup.py, from the top-level CMakeLists.txt's
     project(aigw VERSION ...)); from a source tree, read from there."""
     try:
-        from ._version import __version__ as v  # type: ignore[import-not-found]
+        import importlib
 
-        return str(v)
+        return str(importlib.import_module(__name__ + "._version").__version__)
     except ImportError:
         pass
     top = os.path.join(os.path.dirname(__file__), "..", "..", "..", "CMakeLists.txt")

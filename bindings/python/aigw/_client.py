@@ -40,13 +40,14 @@ def make_log_cb(log: Optional[LogCallback]) -> Optional[Any]:
         return None
     if not callable(log):
         raise TypeError("log must be callable(level, message)")
+    fn: LogCallback = log
 
     def on_log(level: int, message: Optional[bytes], _user: Any) -> None:
         # Runs inside a C callback: no exception may escape.
         try:
             name = lib.aigw_log_level_name(level)
             text = message.decode("utf-8", "replace") if message else ""
-            log(name.decode("ascii") if name else str(level), text)
+            fn(name.decode("ascii") if name else str(level), text)
         except BaseException:  # noqa: BLE001
             pass
 

@@ -43,7 +43,7 @@ class Sink:
     and must not raise; done() calls release() (set by whoever started the
     call) first, so the call is counted out before its waiter wakes."""
 
-    release: Callable[[], None] = staticmethod(lambda: None)  # type: ignore[assignment]
+    release: Callable[[], None] = staticmethod(lambda: None)
 
     def chunk(self, chunk: JSON) -> None:  # a stream's chunk, parsed
         pass
@@ -132,7 +132,7 @@ class Engine:
             rc = uv.uv_timer_init(self.loop, self._timer)
         if rc != 0:
             # Close what was opened, run the loop so it closes, and give up.
-            uv.uv_close(self._async, _lib.UV_HANDLE_CB())
+            uv.uv_close(self._async, _lib.UV_NO_CLOSE_CB)
             uv.uv_run(self.loop, _lib.UV_RUN_DEFAULT)
             uv.uv_loop_close(self.loop)
             raise make_error(Status.EINTERNAL, "uv handle init: %s" % uv.error(rc))
@@ -249,17 +249,20 @@ class Engine:
 
     def _submit(self, req: Request, rid: int, out: ctypes.c_void_p, err: ctypes.c_void_p) -> int:
         user = ctypes.c_void_p(rid)
+        rc: int
         if req.copts is not None:
             fn = require("aigw_call_async")
-            return fn(self._client, self.loop, req.op, req.body, ctypes.byref(req.copts.opts),
+            rc = fn(self._client, self.loop, req.op, req.body, ctypes.byref(req.copts.opts),
                       self._chunk_cb, self._done_cb, user, ctypes.byref(out), ctypes.byref(err))
-        if req.op == _lib.OP_CHAT_STREAM:
-            return lib.aigw_chat_stream_async(self._client, self.loop, req.body, self._chunk_cb,
+        elif req.op == _lib.OP_CHAT_STREAM:
+            rc = lib.aigw_chat_stream_async(self._client, self.loop, req.body, self._chunk_cb,
                                               self._done_cb, user, ctypes.byref(out),
                                               ctypes.byref(err))
-        fn = lib.aigw_embed_async if req.op == _lib.OP_EMBED else lib.aigw_chat_async
-        return fn(self._client, self.loop, req.body, self._done_cb, user, ctypes.byref(out),
-                  ctypes.byref(err))
+        else:
+            fn = lib.aigw_embed_async if req.op == _lib.OP_EMBED else lib.aigw_chat_async
+            rc = fn(self._client, self.loop, req.body, self._done_cb, user, ctypes.byref(out),
+                    ctypes.byref(err))
+        return rc
 
     def _cancel(self, req: Request) -> None:
         if req.handle is not None and self._requests.get(req.id) is req:
@@ -305,7 +308,7 @@ class Engine:
                 exc = make_error(
                     Status.ETIMEOUT,
                     "no complete answer within %g s (the client's timeout); "
-                    "the request was canceled" % req.timeout,
+                    "the request was canceled" % (req.timeout or 0),
                 )
             else:
                 exc = error_from(status, err)
@@ -371,9 +374,8 @@ class Engine:
             except BaseException:  # noqa: BLE001
                 pass
         self._uv.uv_timer_stop(self._timer)
-        null = _lib.UV_HANDLE_CB()
-        self._uv.uv_close(self._timer, null)
-        self._uv.uv_close(self._async, null)
+        self._uv.uv_close(self._timer, _lib.UV_NO_CLOSE_CB)
+        self._uv.uv_close(self._async, _lib.UV_NO_CLOSE_CB)
 
 
 _leaked: List[Any] = []  # loops that never closed: their memory must outlive libuv's use

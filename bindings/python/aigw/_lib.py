@@ -19,7 +19,7 @@ import ctypes.util
 import os
 import sys
 import sysconfig
-from typing import List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 __all__ = [
     "lib",
@@ -219,17 +219,17 @@ class CallOptions(ctypes.Structure):
     ]
 
 
-def _declare(name, restype, argtypes):
+def _declare(name: str, restype: Any, argtypes: List[Any]) -> Any:
     fn = getattr(lib, name)
     fn.restype = restype
     fn.argtypes = argtypes
     return fn
 
 
-_missing = set()
+_missing: Set[str] = set()
 
 
-def _declare_optional(name, restype, argtypes):
+def _declare_optional(name: str, restype: Any, argtypes: List[Any]) -> Any:
     """For functions newer than some libaigw builds: a library without them
     still loads; has(name) says whether it is there."""
     try:
@@ -239,7 +239,7 @@ def _declare_optional(name, restype, argtypes):
         return None
 
 
-def has(name):
+def has(name: str) -> bool:
     """Whether the loaded library exports `name`."""
     return name not in _missing and hasattr(lib, name)
 
@@ -305,6 +305,8 @@ _declare_optional("aigw_loop_release", None, [c_void_p, c_void_p])
 
 # typedef void (*uv_async_cb)(uv_async_t *handle); uv_timer_cb likewise.
 UV_HANDLE_CB = ctypes.CFUNCTYPE(None, c_void_p)
+#: A NULL uv_close_cb.
+UV_NO_CLOSE_CB: Any = ctypes.cast(0, UV_HANDLE_CB)
 UV_RUN_DEFAULT = 0
 UV_RUN_NOWAIT = 2
 
@@ -331,8 +333,22 @@ class _Uv:
         if dll is None:
             raise OSError("aigw: cannot load libuv (%s)" % "; ".join(errors))
         self.dll = dll
+        # The functions, set by d() below.
+        self.uv_loop_size: Any
+        self.uv_handle_size: Any
+        self.uv_handle_type_name: Any
+        self.uv_loop_init: Any
+        self.uv_loop_close: Any
+        self.uv_run: Any
+        self.uv_async_init: Any
+        self.uv_async_send: Any
+        self.uv_timer_init: Any
+        self.uv_timer_start: Any
+        self.uv_timer_stop: Any
+        self.uv_close: Any
+        self.uv_strerror: Any
 
-        def d(name: str, restype, argtypes):  # type: ignore[no-untyped-def]
+        def d(name: str, restype: Any, argtypes: List[Any]) -> None:
             fn = getattr(dll, name)
             fn.restype = restype
             fn.argtypes = argtypes
@@ -352,9 +368,9 @@ class _Uv:
         d("uv_close", None, [c_void_p, UV_HANDLE_CB])
         d("uv_strerror", c_char_p, [c_int])
         # uv_handle_type values, found by name rather than copied from uv.h.
-        self.types = {}
+        self.types: Dict[str, int] = {}  # name -> uv_handle_type
         for t in range(1, 64):
-            n = self.uv_handle_type_name(t)  # type: ignore[attr-defined]
+            n = self.uv_handle_type_name(t)
             if n:
                 self.types[n.decode("ascii")] = t
         for n in ("async", "timer"):
@@ -366,7 +382,8 @@ class _Uv:
         return (ctypes.c_uint64 * ((size + 7) // 8))()
 
     def error(self, rc: int) -> str:
-        return self.uv_strerror(rc).decode("ascii", "replace")  # type: ignore[attr-defined]
+        text: bytes = self.uv_strerror(rc)
+        return text.decode("ascii", "replace")
 
 
 _uv: Optional[_Uv] = None

@@ -84,6 +84,78 @@ class TestPackage(unittest.TestCase):
             self.assertTrue(hasattr(aigw, name), name)
 
 
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                       "examples", "chat.py")
+
+
+def mypy_command():
+    """mypy: its script, or Debian's python3-mypy module; None if neither."""
+    exe = shutil.which("mypy")
+    if exe:
+        return [exe]
+    for py in ("/usr/bin/python3", shutil.which("python3")):
+        if py and os.path.exists(py) and subprocess.run(
+                [py, "-c", "import mypy"], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL).returncode == 0:
+            return [py, "-m", "mypy"]
+    return None
+
+
+TYPED_USER = """
+import aigw
+
+def sync() -> str:
+    with aigw.Client(timeout=5) as client:
+        r = client.chat(model="mock/echo", messages=[])
+        with client.chat_stream(model="mock/echo") as stream:
+            for chunk in stream:
+                print(chunk["id"])
+        return str(r["id"])
+
+async def concurrent() -> None:
+    async with aigw.AsyncClient() as client:
+        async for chunk in client.chat_stream(model="mock/echo"):
+            print(chunk["id"])
+        e: aigw.Error = aigw.APITimeoutError(aigw.Status.ETIMEOUT)
+        print(e.status_name)
+
+wrong: int = aigw.version()
+"""
+
+
+@unittest.skipUnless(INSTALLED, "not run from the installed package (run_in_venv.sh)")
+class TestTyped(unittest.TestCase):
+    def test_mypy_sees_the_installed_types(self):
+        # PEP 561: mypy uses the installed package's inline types only when
+        # it has py.typed; the deliberate error below proves it did.
+        mypy = mypy_command()
+        if mypy is None:
+            self.skipTest("mypy is not installed (Debian: python3-mypy)")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "user.py")
+            with open(path, "w") as f:
+                f.write(TYPED_USER)
+            p = subprocess.run([*mypy, "--strict", "--no-incremental", "--python-executable",
+                                sys.executable, path], cwd=d, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=300)
+        errors = [line for line in p.stdout.splitlines() if ": error:" in line]
+        self.assertEqual(len(errors), 1, p.stdout)
+        self.assertIn('expression has type "str", variable has type "int"', errors[0])
+
+
+class TestExample(unittest.TestCase):
+    @unittest.skipUnless(os.path.exists(EXAMPLE), "examples/chat.py not found")
+    def test_chat_py(self):
+        env = {"HOME": tempfile.gettempdir(), "AIGW_CONFIG": ""}
+        for args, want in ((["mock/echo", "hello example"], "hello example"),
+                           (["mock/echo", "stream these words", "--stream"], "stream these words")):
+            p = subprocess.run([sys.executable, EXAMPLE, *args], env=dict(os.environ, **env),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.strip(), want)
+
+
 class TestLibraryDiscovery(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="aigw-py-lib-")
