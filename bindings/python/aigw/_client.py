@@ -287,14 +287,22 @@ class Client:
         if engine is not None:
             for call in calls:
                 engine.cancel(call)
-        with self._cond:
-            while self._active:
-                self._cond.wait()
-        if engine is not None:
-            engine.shutdown()
+        if engine is None or not engine.on_loop_thread():
+            with self._cond:
+                while self._active:
+                    self._cond.wait()
         with self._cond:
             handle, self._handle = self._handle, None
-        lib.aigw_client_free(handle)
+        if engine is None:
+            lib.aigw_client_free(handle)
+        else:
+            # Freed once the loop is closed: here after the join, or on the
+            # loop thread's way out when closing from that thread (a client
+            # collected there), which cannot wait for itself.
+            def free() -> None:
+                lib.aigw_client_free(handle)
+
+            engine.shutdown(after=free)
 
     @property
     def closed(self) -> bool:

@@ -118,6 +118,8 @@ class Engine:
         self._jobs: Deque[Callable[[], None]] = deque()
         self._state = _RUNNING
         self._finish_wanted = False
+        self._exited = False  # the thread has closed the loop
+        self._after: List[Callable[[], None]] = []
         self._requests: Dict[int, Request] = {}
         self._ids = itertools.count(1)
         self._deadlines: List[Tuple[float, int]] = []
@@ -167,15 +169,28 @@ class Engine:
         except Error:
             pass
 
-    def shutdown(self, timeout: Optional[float] = None) -> None:
+    def shutdown(
+        self, timeout: Optional[float] = None, after: Optional[Callable[[], None]] = None
+    ) -> None:
         """Cancels what still runs, releases the client's engine on this
         loop (aigw_loop_release), closes the loop's handles, runs the loop
-        until they are closed, closes it and joins the thread. Idempotent."""
+        until they are closed, closes it and joins the thread. Idempotent.
+        `after` runs once the loop is closed (at once if it already is):
+        on the loop thread's way out when shutdown is called from that
+        thread (which cannot join itself), e.g. to free the client."""
+        run_now = False
         with self._lock:
             if self._state == _RUNNING:
                 self._state = _CLOSING
                 self._jobs.append(self._begin_close)
                 self._uv.uv_async_send(self._async)
+            if after is not None:
+                if self._exited:
+                    run_now = True
+                else:
+                    self._after.append(after)
+        if run_now and after is not None:
+            after()
         if not self.on_loop_thread():
             self._thread.join(timeout)
 
@@ -199,6 +214,14 @@ class Engine:
             time.sleep(0.01)
         else:
             _leaked.append(self._loop_mem)
+        with self._lock:
+            self._exited = True
+            after, self._after = self._after, []
+        for fn in after:
+            try:
+                fn()
+            except BaseException:  # noqa: BLE001
+                pass
 
     def _on_wake(self, _handle: Any) -> None:
         try:
@@ -207,7 +230,10 @@ class Engine:
                     if not self._jobs:
                         break
                     job = self._jobs.popleft()
-                job()
+                try:
+                    job()
+                except BaseException:  # noqa: BLE001  (a job reports its own failures)
+                    pass
             if self._finish_wanted and not self._requests:
                 self._finish()
         except BaseException:  # noqa: BLE001  (nothing may escape into C)
