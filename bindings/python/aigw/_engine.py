@@ -114,7 +114,9 @@ class Engine:
         self._done_cb = _lib.DONE_CB(self._on_done)
         self._chunk_cb = _lib.CHUNK_CB(self._on_chunk)
 
-        self._lock = threading.Lock()
+        # Reentrant: a stream or client collected by the GC while this
+        # thread holds the lock calls back in (cancel, shutdown).
+        self._lock = threading.RLock()
         self._jobs: Deque[Callable[[], None]] = deque()
         self._state = _RUNNING
         self._finish_wanted = False
