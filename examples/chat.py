@@ -2,20 +2,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """chat.py — chat and streaming with libaigw from Python.
 
-Run from the libaigw tree after building (cmake --build build):
+With libaigw and the package installed (see bindings/python/README.md):
 
-    AIGW_LIBRARY=build/libaigw.so PYTHONPATH=bindings/python \
-        python3 examples/chat.py                      # offline: mock/echo
-    ... python3 examples/chat.py openai/gpt-4o-mini "Say hello in French"
-    ... python3 examples/chat.py mock/echo "stream these words" --stream
+    python3 -m venv .venv && cmake --install build --prefix .venv
+    .venv/bin/pip install ./bindings/python
+    .venv/bin/python examples/chat.py                 # offline: mock/echo
+    .venv/bin/python examples/chat.py openai/gpt-4o-mini "Say hello in French"
+    .venv/bin/python examples/chat.py mock/echo "stream these words" --stream
 
-With libaigw installed where the dynamic loader finds it, AIGW_LIBRARY is
-not needed. The client reads the JSON config file named by $AIGW_CONFIG if
-set, else it is configured from the environment alone (OPENAI_API_KEY, ...);
-the built-in mock backend is always there.
+The client reads the config aigw-cli reads: the file named by $AIGW_CONFIG,
+else ~/.config/aigw/config.json if it exists, else the environment alone
+(OPENAI_API_KEY, ...); the built-in mock backend is always there.
 """
 
-import os
 import sys
 
 import aigw
@@ -28,14 +27,16 @@ def main(argv):
     prompt = args[1] if len(args) > 1 else "Hello from Python!"
     messages = [{"role": "user", "content": prompt}]
 
-    config_path = os.environ.get("AIGW_CONFIG") or None
     try:
-        with aigw.Client(config_path=config_path) as client:
+        with aigw.Client(timeout=120) as client:
             if stream:
-                # Chunks are OpenAI chat.completion.chunk dicts, as they arrive.
-                for chunk in client.chat_stream(model=model, messages=messages):
-                    for choice in chunk.get("choices", []):
-                        print(choice.get("delta", {}).get("content") or "", end="", flush=True)
+                # Chunks are OpenAI chat.completion.chunk dicts, as they arrive;
+                # leaving the block early would cancel the request upstream.
+                with client.chat_stream(model=model, messages=messages) as chunks:
+                    for chunk in chunks:
+                        for choice in chunk.get("choices", []):
+                            print(choice.get("delta", {}).get("content") or "", end="",
+                                  flush=True)
                 print()
             else:
                 response = client.chat(model=model, messages=messages, max_tokens=200)

@@ -8,7 +8,8 @@ packages=(
   build-essential cmake pkg-config clang clang-format
   libcurl4-openssl-dev libjson-c-dev libssl-dev libuv1-dev
   zlib1g-dev libxml2-dev libhiredis-dev redis-server libcriterion-dev libhttp-parser-dev libyaml-dev python3-yaml
-  python3 valgrind curl ca-certificates
+  python3 python3-venv python3-pip-whl python3-setuptools-whl python3-wheel-whl
+  python3-mypy valgrind curl ca-certificates
   systemd  # systemd-analyze checks contrib/systemd/aigw.service
   # `pkg-config --static --libs aigw` (tests/check-install.sh links the
   # static libaigw.a so) names the libraries libcurl, libxml2 and OpenSSL

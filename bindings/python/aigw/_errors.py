@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Status codes and the exception hierarchy."""
 
+from __future__ import annotations
+
 import enum
+from typing import Any, Dict, Optional, Tuple, Type, Union
 
 from ._lib import lib
 
@@ -59,21 +62,21 @@ class Status(enum.IntEnum):
     EBUDGET = 22
 
 
-def _text(b):
+def _text(b: Optional[bytes]) -> Optional[str]:
     return None if b is None else b.decode("utf-8", "replace")
 
 
-def strerror(status):
+def strerror(status: int) -> str:
     """A short description of a status code, e.g. "rate limited"."""
-    return _text(lib.aigw_strerror(int(status)))
+    return _text(lib.aigw_strerror(int(status))) or ""
 
 
-def status_name(status):
+def status_name(status: int) -> str:
     """The symbolic name of a status code, e.g. "AIGW_ERATELIMIT"."""
-    return _text(lib.aigw_status_name(int(status)))
+    return _text(lib.aigw_status_name(int(status))) or ""
 
 
-def is_retryable(status):
+def is_retryable(status: int) -> bool:
     """True when trying the same call again later can succeed."""
     return bool(lib.aigw_status_is_retryable(int(status)))
 
@@ -95,33 +98,43 @@ class Error(Exception):
                      never), for BudgetExceededError from Client.call(); else None
     """
 
-    def __init__(self, status, message=None, http_status=0, provider=None, body=None, json=None):
+    def __init__(
+        self,
+        status: int,
+        message: Optional[str] = None,
+        http_status: int = 0,
+        provider: Optional[str] = None,
+        body: Optional[str] = None,
+        json: Optional[str] = None,
+    ) -> None:
+        st: Union[Status, int]
         try:
-            status = Status(status)
+            st = Status(status)
         except ValueError:
-            status = int(status)
-        self.status = status
-        self.status_name = status_name(status)
-        self.message = message if message is not None else strerror(status)
-        self.http_status = int(http_status or 0)
-        self.provider = provider
-        self.body = body
-        self.json = json
-        self.retryable = is_retryable(status)
+            st = int(status)
+        self.status: Union[Status, int] = st
+        status = st
+        self.status_name: str = status_name(status)
+        self.message: str = message if message is not None else strerror(status)
+        self.http_status: int = int(http_status or 0)
+        self.provider: Optional[str] = provider
+        self.body: Optional[str] = body
+        self.json: Optional[str] = json
+        self.retryable: bool = is_retryable(status)
         #: What the call did (Client.call() only; else None): see Client.call.
-        self.info = None
+        self.info: Optional[Dict[str, Any]] = None
         #: Seconds until a refused call could fit its budget (-1: never), when known.
-        self.retry_after = None
+        self.retry_after: Optional[float] = None
         super().__init__(self.message)
 
-    def __str__(self):
+    def __str__(self) -> str:
         s = "%s: %s" % (self.status_name, self.message)
         if self.http_status:
             s += " (HTTP %d" % self.http_status
             s += ", %s)" % self.provider if self.provider else ")"
         return s
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "%s(status=%s, message=%r, http_status=%d, provider=%r)" % (
             type(self).__name__,
             self.status_name,
@@ -130,7 +143,7 @@ class Error(Exception):
             self.provider,
         )
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
         return (
             _rebuild,
             (int(self.status), self.message, self.http_status, self.provider, self.body, self.json),
@@ -209,7 +222,7 @@ class BudgetExceededError(RateLimitError):
     -1: it never can)."""
 
 
-_CLASSES = {
+_CLASSES: Dict[int, Type[Error]] = {
     Status.EINVAL: InvalidArgumentError,
     Status.ECONFIG: ConfigError,
     Status.EBADREQUEST: BadRequestError,
@@ -232,29 +245,44 @@ _CLASSES = {
 }
 
 
-def make_error(status, message=None, http_status=0, provider=None, body=None, json=None):
+def make_error(
+    status: int,
+    message: Optional[str] = None,
+    http_status: int = 0,
+    provider: Optional[str] = None,
+    body: Optional[str] = None,
+    json: Optional[str] = None,
+) -> Error:
     """The Error subclass for `status`."""
     cls = _CLASSES.get(status, Error)
     return cls(status, message, http_status, provider, body, json)
 
 
-def _rebuild(*args):
+def _rebuild(*args: Any) -> Error:
     return make_error(*args)
 
 
-def take_error(status, err_ptr):
-    """Builds the exception for a failed call from its aigw_error* (a c_void_p
-    value or None) and frees the error object."""
+def error_from(status: int, err_ptr: Optional[int]) -> Error:
+    """Builds the exception for a failed call from its aigw_error* (a
+    c_void_p value or None), which stays the library's (an async call's
+    `done` hands one that is valid only during the callback)."""
     if not err_ptr:
         return make_error(status)
+    return make_error(
+        lib.aigw_error_status(err_ptr) or status,
+        _text(lib.aigw_error_message(err_ptr)),
+        lib.aigw_error_http_status(err_ptr),
+        _text(lib.aigw_error_provider(err_ptr)),
+        _text(lib.aigw_error_body(err_ptr)),
+        _text(lib.aigw_error_json(err_ptr)),
+    )
+
+
+def take_error(status: int, err_ptr: Optional[int]) -> Error:
+    """Builds the exception for a failed call from its aigw_error* (a c_void_p
+    value or None) and frees the error object."""
     try:
-        return make_error(
-            lib.aigw_error_status(err_ptr) or status,
-            _text(lib.aigw_error_message(err_ptr)),
-            lib.aigw_error_http_status(err_ptr),
-            _text(lib.aigw_error_provider(err_ptr)),
-            _text(lib.aigw_error_body(err_ptr)),
-            _text(lib.aigw_error_json(err_ptr)),
-        )
+        return error_from(status, err_ptr)
     finally:
-        lib.aigw_error_free(err_ptr)
+        if err_ptr:
+            lib.aigw_error_free(err_ptr)

@@ -1,8 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The binding against the built-in offline `mock` backend: no network, no config.
 
-Run: AIGW_LIBRARY=build/libaigw.so PYTHONPATH=bindings/python \
-         python3 -m unittest discover -s bindings/python/tests -v
+Run: see bindings/python/README.md, "Tests" (ctest: python_binding).
 """
 
 import gc

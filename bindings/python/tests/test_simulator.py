@@ -15,6 +15,8 @@ import unittest
 import aigw
 
 SIM_PATH = os.environ.get("AIGW_SIM_PATH")
+RECORDINGS = os.environ.get("AIGW_RECORDINGS_DIR")
+HAVE_RECORDINGS = bool(RECORDINGS) and os.path.isdir(RECORDINGS or "")
 API_KEY = "sk-test"
 MODEL = "sim/gpt-4o-mini"
 
@@ -62,6 +64,35 @@ class Simulator:
             if "listening on " in line:
                 self.port = int(line.rsplit(":", 1)[1])
         self.base_url = "http://127.0.0.1:%d/v1" % self.port
+
+    def connections(self):
+        """How many connections to the simulator are open on the client's
+        side (ESTABLISHED, from /proc/net/tcp): a request that was canceled
+        upstream has closed its connection, even while the simulator itself
+        has not noticed yet (e.g. during a latency fault). Idle keep-alive
+        connections count too. None where /proc is not there."""
+        n = 0
+        try:
+            with open("/proc/net/tcp") as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    remote, state = fields[2], fields[3]
+                    if state == "01" and int(remote.split(":")[1], 16) == self.port:
+                        n += 1
+        except OSError:
+            return None
+        return n
+
+    def wait_connections(self, want, timeout=10.0):
+        """Polls connections() until it is at most `want`; returns the last
+        count seen (None without /proc)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            n = self.connections()
+            if n is None or n <= want or time.monotonic() > deadline:
+                return n
+            time.sleep(0.02)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -207,6 +238,48 @@ class TestSimulator(unittest.TestCase):
             with self.assertRaises(aigw.Error) as cm:
                 client.chat(model="gone/gpt-4o-mini", messages=user("hi"))
         self.assertTrue(cm.exception.retryable)
+
+
+@unittest.skipUnless(SIM_PATH and os.path.exists(SIM_PATH), "AIGW_SIM_PATH not set (no simulator)")
+@unittest.skipUnless(HAVE_RECORDINGS, "no recorded OpenAI traffic (../shared/testdata/openai-recordings)")
+class TestReplay(unittest.TestCase):
+    """Recorded OpenAI answers, replayed byte for byte by the simulator."""
+
+    def setUp(self):
+        self.sim = Simulator(SIM_PATH, "--recordings", RECORDINGS)
+        self.addCleanup(self.sim.stop)
+        self.client = aigw.Client(config={"backends": {"sim": {
+            "schema": "openai", "base_url": self.sim.base_url, "api_key": API_KEY}}})
+        self.addCleanup(self.client.close)
+
+    def recording(self, name):
+        with open(os.path.join(RECORDINGS, name + ".yaml"), encoding="utf-8") as f:
+            return f.read()
+
+    def test_chat_basic(self):
+        r = self.client.chat(model="sim/gpt-5-nano", messages=user("Hello!"),
+                             sim_replay="chat-basic")
+        text = self.recording("chat-basic")
+        self.assertIn('"id": "%s"' % r["id"], text)
+        self.assertTrue(r["choices"][0]["message"]["content"])
+        self.assertIn(r["choices"][0]["message"]["content"][:40], text)
+        self.assertIn('"total_tokens": %d' % r["usage"]["total_tokens"], text)
+
+    def test_streaming(self):
+        with self.client.chat_stream(model="sim/gpt-5-nano", messages=user("Hello!"),
+                                     sim_replay="chat-streaming") as stream:
+            chunks = list(stream)
+        self.assertGreater(len(chunks), 1)
+        self.assertIn(chunks[0]["id"], self.recording("chat-streaming"))
+        self.assertTrue(delta_text(chunks))
+
+    def test_bad_request(self):
+        with self.assertRaises(aigw.BadRequestError) as cm:
+            self.client.chat(model="sim/gpt-5-nano", messages=user("Hello!"),
+                             sim_replay="chat-bad-request")
+        self.assertEqual(cm.exception.http_status, 400)
+        self.assertIn("max_completion_tokens", cm.exception.body)
+        self.assertIn("max_completion_tokens", self.recording("chat-bad-request"))
 
 
 if __name__ == "__main__":
