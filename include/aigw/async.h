@@ -27,8 +27,10 @@
  * the adapter's translation, and credentials that need no I/O (API keys,
  * fixed values, the application's aigw_credential_cb, which runs on the
  * loop's thread). OAuth2/OIDC bearer tokens and AWS credentials kept by a
- * refresher are applied on libuv's thread pool (uv_queue_work), since a
- * refresh may block; their failure (AIGW_EAUTH) arrives through `done`.
+ * refresher are applied on the library's own small thread pool (never
+ * libuv's default one, which the application shares; AIGW_WORK_THREADS
+ * threads per kind of work, default 4), since a refresh may block; their
+ * failure (AIGW_EAUTH) arrives through `done`.
  * So do budget reservations and settlements in a Redis store (the call's,
  * and each attempt's for budgets scoped on backend).
  * Failures after the call returns map exactly as the synchronous API maps
