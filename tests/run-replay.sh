@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Runs a test executable's replay tests (those named replay_*), which need
-# the recorded OpenAI traffic; exits 77, which ctest reports as skipped,
-# when the recordings are absent (a clone with nothing beside it).
-# Usage: run-replay.sh RECORDINGS_DIR TEST_EXECUTABLE [ARGS...]
+# Runs the tests that replay the recorded OpenAI traffic (the command
+# selects them, e.g. a Criterion executable with --filter '*/replay_*');
+# exits 77, which ctest reports as skipped, when the recordings are absent
+# (a clone with nothing beside it).
+# Usage: run-replay.sh RECORDINGS_DIR COMMAND [ARGS...]
 set -eu
 dir=$1
 shift
@@ -12,4 +13,4 @@ if [ ! -f "$dir/chat-basic.yaml" ]; then
         "(set -DAIGW_RECORDINGS_DIR=... to replay it)"
     exit 77
 fi
-exec "$@" --filter '*/replay_*'
+exec "$@"

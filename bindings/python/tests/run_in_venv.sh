@@ -63,5 +63,6 @@ cmake --install "$build" --prefix "$venv" >"$tmp/log" 2>&1 || fail "cmake --inst
 unset AIGW_LIBRARY PYTHONPATH AIGW_CONFIG
 mkdir -p "$tmp/home" "$tmp/run"
 cd "$tmp/run"
+# AIGW_TEST_PATTERN: only the tests it names (unittest -k), e.g. TestReplay.
 HOME=$tmp/home AIGW_TEST_INSTALLED=1 AIGW_TEST_VERSION=$version \
-  "$vpy" -m unittest discover -s "$src/bindings/python/tests" -v
+  "$vpy" -m unittest discover -s "$src/bindings/python/tests" -v ${AIGW_TEST_PATTERN:+-k "$AIGW_TEST_PATTERN"}
