@@ -122,6 +122,10 @@ int cli_find_config(const cli_common *c, char *buf, size_t cap, const char **pat
 /* Creates the client from that file (or the environment). Returns an exit
  * code; on 0 *client is ready. */
 int cli_open_client(const cli_common *c, aigw_client **client);
+/* While on (1), a client opened without -v still passes the library's
+ * warnings and errors to stderr ("aigw: warn: ..."); serve turns it on
+ * until its server has started. */
+void cli_startup_warnings(int on);
 /* The same, and copies the config file's name into used (cap bytes; "" when
  * configured from the environment alone). */
 int cli_open_client_at(const cli_common *c, aigw_client **client, char *used, size_t cap);
