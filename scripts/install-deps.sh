@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev libjson-c-dev libssl-dev libuv1-dev
   zlib1g-dev libxml2-dev libhiredis-dev redis-server libcriterion-dev libhttp-parser-dev libyaml-dev python3-yaml
   python3 valgrind curl ca-certificates
+  go-md2man groff-base man-db
 )
 
 sudo_cmd=()
