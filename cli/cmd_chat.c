@@ -332,6 +332,7 @@ static int build_request(chat_args *a, char **out) {
             json_object_new_double_s(strtod(a->temperature, NULL), a->temperature))) {
         goto oom;
     }
+    json_object *usage_so = NULL; /* the stream_options --usage added */
     if (stream && a->usage) {
         json_object *so = json_object_new_object();
         if (!so || add(so, "include_usage", json_object_new_boolean(1))) {
@@ -341,6 +342,7 @@ static int build_request(chat_args *a, char **out) {
         if (add(req, "stream_options", so)) {
             goto oom;
         }
+        usage_so = so;
     }
     if (cli_request_apply_sets(&a->req, req) != 0) {
         json_object_put(req);
@@ -355,6 +357,10 @@ static int build_request(chat_args *a, char **out) {
         }
     } else {
         json_object_object_del(req, "stream");
+        /* -o stream=false after --usage: stream_options needs a stream */
+        if (usage_so && json_object_object_get_ex(req, "stream_options", &v) && v == usage_so) {
+            json_object_object_del(req, "stream_options");
+        }
     }
     if (!cli_json_string(req, "model")) {
         const char *model = default_model();

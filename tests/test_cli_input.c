@@ -290,6 +290,16 @@ Test(cli_request, stream_options_and_stream_by_o) {
     assert_exit(&r, 0);
     cr_expect(strstr(r.out, "\"object\":\"chat.completion\"") != NULL, "%s", r.out);
     result_free(&r);
+    /* --usage asks for the usage chunk only when it streams */
+    r = RUN("chat", "--config", config_path, "-m", "sim/gpt-4o-mini", "--usage", "-o",
+            "stream=false", "whole");
+    assert_exit(&r, 0);
+    cr_expect(strstr(r.err, "usage: prompt_tokens=1 ") != NULL, "%s", r.err);
+    result_free(&r);
+    b = last_body();
+    cr_expect_null(aigw_test_json_at(b, "stream_options"), "%s", json_object_to_json_string(b));
+    cr_expect_null(aigw_test_json_at(b, "stream"));
+    json_object_put(b);
 }
 
 Test(cli_request, request_file_and_overrides) {
