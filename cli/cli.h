@@ -122,6 +122,10 @@ int cli_find_config(const cli_common *c, char *buf, size_t cap, const char **pat
 /* Creates the client from that file (or the environment). Returns an exit
  * code; on 0 *client is ready. */
 int cli_open_client(const cli_common *c, aigw_client **client);
+/* While on (1), a client opened without -v still passes the library's
+ * warnings and errors to stderr ("aigw: warn: ..."); serve turns it on
+ * until its server has started. */
+void cli_startup_warnings(int on);
 /* The same, and copies the config file's name into used (cap bytes; "" when
  * configured from the environment alone). */
 int cli_open_client_at(const cli_common *c, aigw_client **client, char *used, size_t cap);
@@ -176,9 +180,66 @@ void cli_format_amount(double v, int dollars, char *buf, size_t cap);
 void cli_format_seconds(double seconds, char *buf, size_t cap);
 
 /* ---- input (input.c) ---- */
-/* Reads all of stdin into a NUL-terminated malloc'd string; NULL on error
- * (reported). */
-char *cli_read_stdin(size_t *len);
+/* The default of --max-input, and the largest it may be. */
+#define CLI_DEFAULT_MAX_INPUT ((size_t)32 * 1024 * 1024)
+#define CLI_MAX_INPUT_LIMIT (4ull * 1024 * 1024 * 1024)
+
+/* 1 when standard input is open and not a terminal (a pipe, a file,
+ * /dev/null): what chat and embed read when no text is given. */
+int cli_stdin_is_piped(void);
+/* A size: digits with an optional K, M or G suffix (powers of 1024; KiB,
+ * MB... accepted), 1 to 4G. 0, or -1 after a reported usage error. */
+int cli_parse_size(const char *command, const char *option, const char *text, size_t *out);
+/* Reads all of standard input (at most max bytes) into a NUL-terminated
+ * malloc'd *out. Returns an exit code (reported): CLI_EXIT_USAGE when it is
+ * larger than max (reading stops there), CLI_EXIT_FAILURE on a read error
+ * or a NUL byte. */
+int cli_read_stdin(size_t max, char **out, size_t *len);
+/* The same for the file PATH ("-": standard input); a file that cannot be
+ * opened is CLI_EXIT_USAGE. */
+int cli_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Drops trailing '\n' and '\r'; returns the new length. */
+size_t cli_trim_newlines(char *s, size_t len);
+
+/* ---- request options (request.c): -o KEY=VALUE, --request, --max-input ---- */
+enum {
+    CLI_OPT_SET = 1200,
+    CLI_OPT_REQUEST,
+    CLI_OPT_MAX_INPUT,
+};
+#define CLI_REQUEST_OPTS                                                                           \
+    {"option", 'o', 1, CLI_OPT_SET}, {"request", 0, 1, CLI_OPT_REQUEST}, {                         \
+        "max-input", 0, 1, CLI_OPT_MAX_INPUT                                                       \
+    }
+
+/* At most this many -o options. */
+#define CLI_MAX_SETS 256
+
+typedef struct cli_request_opts {
+    const char *sets[CLI_MAX_SETS]; /* "KEY=VALUE", in order */
+    size_t n_sets;
+    const char *request_path; /* --request FILE ("-": stdin), or NULL */
+    size_t max_input;         /* --max-input; 0: CLI_DEFAULT_MAX_INPUT */
+} cli_request_opts;
+
+/* Applies a request option. Returns 1 if `id` was one (and *rc is 0, or the
+ * exit code of a reported usage error), 0 if it was not. */
+int cli_request_option(cli_request_opts *r, const char *command, int id, const char *value,
+                       int *rc);
+size_t cli_max_input(const cli_request_opts *r);
+struct json_object;
+/* The --request file as a JSON object (*out NULL when not given). Returns
+ * an exit code (reported): CLI_EXIT_USAGE for a missing, oversized or
+ * non-object file. */
+int cli_request_load(const cli_request_opts *r, const char *command, struct json_object **out);
+/* Sets each -o KEY=VALUE on req, in order (a later one wins): VALUE as
+ * JSON when it is valid JSON, else as a string. 0, or -1 when out of
+ * memory (reported). */
+int cli_request_apply_sets(const cli_request_opts *r, struct json_object *req);
+/* A string field of obj, or NULL. */
+const char *cli_json_string(struct json_object *obj, const char *key);
+/* obj serialised compactly into a malloc'd string; NULL when out of memory. */
+char *cli_json_dup(struct json_object *obj);
 
 /* ---- printing JSON answers (print.c) ---- */
 struct json_object;

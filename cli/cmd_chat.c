@@ -25,6 +25,7 @@ static const cli_opt chat_opts[] = {
     {"no-stream", 0, 0, OPT_NO_STREAM},
     {"usage", 0, 0, OPT_USAGE},
     CLI_CALL_OPTS,
+    CLI_REQUEST_OPTS,
     {0},
 };
 
@@ -39,8 +40,10 @@ typedef struct chat_args {
     const char *temperature; /* the text as given, validated */
     int no_stream;
     int usage;
-    cli_call call; /* --key, --team, --user, --header, --info */
-    char *prompt;  /* owned */
+    cli_call call;        /* --key, --team, --user, --header, --info */
+    cli_request_opts req; /* -o, --request, --max-input */
+    char *prompt;         /* owned; NULL: none (only with --request) */
+    int stream;           /* decided by build_request */
 } chat_args;
 
 typedef struct tool_call {
@@ -83,6 +86,71 @@ static char *join_args(char **args, int n) {
         *p = '\0';
     }
     return out;
+}
+
+/* The prompt, as people expect from a Unix filter (and as `llm` does):
+ *   PROMPT...                  the arguments joined by spaces
+ *   -                          standard input alone (even from a terminal)
+ *   (none), stdin piped        standard input
+ *   PROMPT..., stdin piped     PROMPT + "\n\n" + standard input (when not empty)
+ * Standard input is read only when it is not a terminal, never more than
+ * --max-input bytes, and not at all with --request (the file is the
+ * request; "-" still adds standard input to it). Trailing newlines of
+ * standard input are dropped. No prompt at all is a usage error, unless
+ * --request gives the messages. */
+static int read_prompt(chat_args *a, char **positional, int npos) {
+    int lone_dash = npos == 1 && strcmp(positional[0], "-") == 0;
+    int from_stdin = lone_dash || (!a->req.request_path && cli_stdin_is_piped());
+    char *in = NULL, *args = NULL;
+    size_t in_len = 0;
+
+    if (lone_dash && a->req.request_path && strcmp(a->req.request_path, "-") == 0) {
+        return cli_usage_error("chat", "standard input cannot be both the PROMPT (-) and the "
+                                       "--request file (-)");
+    }
+    if (from_stdin) {
+        int rc = cli_read_stdin(cli_max_input(&a->req), &in, &in_len);
+        if (rc != CLI_EXIT_OK) {
+            return rc;
+        }
+        in_len = cli_trim_newlines(in, in_len);
+    }
+    if (npos > 0 && !lone_dash && !(args = join_args(positional, npos))) {
+        free(in);
+        cli_errorf("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    if (args && in_len > 0) {
+        size_t alen = strlen(args);
+        char *both = malloc(alen + 2 + in_len + 1);
+        if (!both) {
+            free(in);
+            free(args);
+            cli_errorf("out of memory");
+            return CLI_EXIT_FAILURE;
+        }
+        memcpy(both, args, alen);
+        memcpy(both + alen, "\n\n", 2);
+        memcpy(both + alen + 2, in, in_len + 1);
+        free(args);
+        args = both;
+    } else if (!args && in_len > 0) {
+        args = in;
+        in = NULL;
+    }
+    free(in);
+    if ((!args || !*args) && !a->req.request_path) {
+        free(args);
+        if (lone_dash) {
+            return cli_usage_error("chat", "missing PROMPT: standard input (-) is empty");
+        }
+        return cli_usage_error("chat", from_stdin
+                                           ? "missing PROMPT: no arguments and standard input "
+                                             "is empty"
+                                           : "missing PROMPT");
+    }
+    a->prompt = args;
+    return CLI_EXIT_OK;
 }
 
 static int parse_chat_args(int argc, char **argv, chat_args *a) {
@@ -132,7 +200,8 @@ static int parse_chat_args(int argc, char **argv, chat_args *a) {
             break;
         default: {
             int rc = CLI_EXIT_OK;
-            if (cli_call_option(&a->call, "chat", id, value, &rc)) {
+            if (cli_call_option(&a->call, "chat", id, value, &rc) ||
+                cli_request_option(&a->req, "chat", id, value, &rc)) {
                 if (rc != CLI_EXIT_OK) {
                     free(positional);
                     return rc;
@@ -148,29 +217,9 @@ static int parse_chat_args(int argc, char **argv, chat_args *a) {
         free(positional);
         return CLI_EXIT_OK;
     }
-    if (npos == 0) {
-        free(positional);
-        return cli_usage_error("chat", "missing PROMPT");
-    }
-    if (npos == 1 && strcmp(positional[0], "-") == 0) {
-        size_t len = 0;
-        free(positional);
-        a->prompt = cli_read_stdin(&len);
-        if (!a->prompt) {
-            return CLI_EXIT_FAILURE;
-        }
-        while (len > 0 && (a->prompt[len - 1] == '\n' || a->prompt[len - 1] == '\r')) {
-            a->prompt[--len] = '\0';
-        }
-        return CLI_EXIT_OK;
-    }
-    a->prompt = join_args(positional, npos);
+    int rc = read_prompt(a, positional, npos);
     free(positional);
-    if (!a->prompt) {
-        cli_errorf("out of memory");
-        return CLI_EXIT_FAILURE;
-    }
-    return CLI_EXIT_OK;
+    return rc;
 }
 
 static const char *default_model(void) {
@@ -208,58 +257,133 @@ static json_object *message(const char *role, const char *content) {
     return m;
 }
 
-static char *build_request(const chat_args *a, int stream) {
-    json_object *req = json_object_new_object();
-    json_object *messages = json_object_new_array();
-    char *out = NULL;
-    int bad = !req || !messages;
+/* The request, in layers, each overriding the one before:
+ *   1. --request FILE (as is);
+ *   2. the flags: -m, --max-tokens, --temperature, --no-stream, --usage
+ *      (stream_options.include_usage) set their fields; -s puts a system
+ *      message first and PROMPT appends a user message to the messages;
+ *   3. each -o KEY=VALUE, in order.
+ * A request with no "model" after that gets the default model. Whether the
+ * answer is streamed is the final "stream" field: true by default, false
+ * with --no-stream or "stream": false from the file or -o. Returns an exit
+ * code (reported); on success *out is the JSON and a->stream is set. */
+static int build_request(chat_args *a, char **out) {
+    json_object *req = NULL, *messages = NULL, *v = NULL;
+    int rc = cli_request_load(&a->req, "chat", &req);
+    int stream = 1;
 
-    if (!bad && a->system) {
-        json_object *m = message("system", a->system);
-        bad = !m || json_object_array_add(messages, m) != 0;
-        if (bad) {
-            json_object_put(m);
+    *out = NULL;
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    if (!req && !(req = json_object_new_object())) {
+        goto oom;
+    }
+    if (json_object_object_get_ex(req, "stream", &v) && json_object_is_type(v, json_type_boolean)) {
+        stream = json_object_get_boolean(v);
+    }
+    if (a->no_stream) {
+        stream = 0;
+    }
+    if (a->system || a->prompt) {
+        json_object *old = NULL;
+        if (!json_object_object_get_ex(req, "messages", &old) ||
+            !json_object_is_type(old, json_type_array)) {
+            old = NULL;
         }
-    }
-    if (!bad) {
-        json_object *m = message("user", a->prompt);
-        bad = !m || json_object_array_add(messages, m) != 0;
-        if (bad) {
-            json_object_put(m);
+        if (!(messages = json_object_new_array())) {
+            goto oom;
         }
-    }
-    bad = bad || add(req, "model", json_object_new_string(a->model));
-    if (!bad) {
-        bad = add(req, "messages", messages);
-        messages = NULL;
-    }
-    if (!bad && a->max_tokens > 0) {
-        bad = add(req, "max_tokens", json_object_new_int64(a->max_tokens));
-    }
-    if (!bad && a->temperature) {
-        bad = add(req, "temperature",
-                  json_object_new_double_s(strtod(a->temperature, NULL), a->temperature));
-    }
-    if (!bad && stream) {
-        bad = add(req, "stream", json_object_new_boolean(1));
-        if (!bad && a->usage) {
-            json_object *so = json_object_new_object();
-            bad = !so || add(so, "include_usage", json_object_new_boolean(1));
-            if (bad) {
-                json_object_put(so);
-            } else {
-                bad = add(req, "stream_options", so);
+        if (a->system) {
+            json_object *m = message("system", a->system);
+            if (!m || json_object_array_add(messages, m) != 0) {
+                json_object_put(m);
+                goto oom;
             }
         }
+        for (size_t i = 0; old && i < json_object_array_length(old); i++) {
+            json_object *m = json_object_get(json_object_array_get_idx(old, i));
+            if (json_object_array_add(messages, m) != 0) {
+                json_object_put(m);
+                goto oom;
+            }
+        }
+        if (a->prompt && *a->prompt) {
+            json_object *m = message("user", a->prompt);
+            if (!m || json_object_array_add(messages, m) != 0) {
+                json_object_put(m);
+                goto oom;
+            }
+        }
+        if (add(req, "messages", messages)) {
+            messages = NULL;
+            goto oom;
+        }
+        messages = NULL;
     }
-    if (!bad) {
-        const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
-                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
-        out = s ? strdup(s) : NULL;
+    if (a->model && add(req, "model", json_object_new_string(a->model))) {
+        goto oom;
     }
+    if (a->max_tokens > 0 && add(req, "max_tokens", json_object_new_int64(a->max_tokens))) {
+        goto oom;
+    }
+    if (a->temperature &&
+        add(req, "temperature",
+            json_object_new_double_s(strtod(a->temperature, NULL), a->temperature))) {
+        goto oom;
+    }
+    json_object *usage_so = NULL; /* the stream_options --usage added */
+    if (stream && a->usage) {
+        json_object *so = json_object_new_object();
+        if (!so || add(so, "include_usage", json_object_new_boolean(1))) {
+            json_object_put(so);
+            goto oom;
+        }
+        if (add(req, "stream_options", so)) {
+            goto oom;
+        }
+        usage_so = so;
+    }
+    if (cli_request_apply_sets(&a->req, req) != 0) {
+        json_object_put(req);
+        return CLI_EXIT_FAILURE;
+    }
+    if (json_object_object_get_ex(req, "stream", &v) && json_object_is_type(v, json_type_boolean)) {
+        stream = json_object_get_boolean(v);
+    }
+    if (stream) {
+        if (add(req, "stream", json_object_new_boolean(1))) {
+            goto oom;
+        }
+    } else {
+        json_object_object_del(req, "stream");
+        /* -o stream=false after --usage: stream_options needs a stream */
+        if (usage_so && json_object_object_get_ex(req, "stream_options", &v) && v == usage_so) {
+            json_object_object_del(req, "stream_options");
+        }
+    }
+    if (!cli_json_string(req, "model")) {
+        const char *model = default_model();
+        if (!model) {
+            json_object_put(req);
+            return cli_usage_error("chat", "no model: pass -m MODEL (e.g. -m mock/echo), or set "
+                                           "AIGW_MODEL, or OPENAI_API_KEY for openai/gpt-4o-mini");
+        }
+        if (add(req, "model", json_object_new_string(model))) {
+            goto oom;
+        }
+    }
+    if (!(*out = cli_json_dup(req))) {
+        goto oom;
+    }
+    json_object_put(req);
+    a->stream = stream;
+    return CLI_EXIT_OK;
+oom:
     json_object_put(messages);
     json_object_put(req);
-    return out;
+    cli_errorf("out of memory building the request");
+    return CLI_EXIT_FAILURE;
 }
 
 /* ---- printing the answer ---- */
@@ -429,23 +553,18 @@ static void chat_output_free(chat_output *o) {
 
 /* ---- the command ---- */
 
-static int run_chat(aigw_client *client, const chat_args *a) {
+static int run_chat(aigw_client *client, const chat_args *a, const char *request) {
     chat_output out = {0};
     aigw_error *err = NULL;
     aigw_call_options opts;
     aigw_call_info info;
     aigw_status st;
     int rc = CLI_EXIT_OK;
-    char *request = build_request(a, !a->no_stream);
 
-    if (!request) {
-        cli_errorf("out of memory building the request");
-        return CLI_EXIT_FAILURE;
-    }
     out.json = a->common.json;
     cli_call_options(&a->call, &opts, &info);
     cli_catch_sigint();
-    if (a->no_stream) {
+    if (!a->stream) {
         char *response = NULL;
         st = aigw_call(client, AIGW_OP_CHAT, request, &opts, NULL, NULL, &response, &err);
         if (st == AIGW_OK) {
@@ -464,7 +583,6 @@ static int run_chat(aigw_client *client, const chat_args *a) {
     } else {
         st = aigw_call(client, AIGW_OP_CHAT_STREAM, request, &opts, on_chunk, &out, NULL, &err);
     }
-    free(request);
 
     if (!out.json) {
         if (st == AIGW_OK) {
@@ -494,28 +612,20 @@ static int run_chat(aigw_client *client, const chat_args *a) {
 int cli_cmd_chat(int argc, char **argv) {
     chat_args a;
     aigw_client *client = NULL;
+    char *request = NULL;
     int rc;
 
     memset(&a, 0, sizeof(a));
-    if ((rc = parse_chat_args(argc, argv, &a)) != CLI_EXIT_OK) {
-        cli_call_free(&a.call);
-        return rc;
-    }
-    if (a.common.help) {
-        cli_call_free(&a.call);
+    if ((rc = parse_chat_args(argc, argv, &a)) == CLI_EXIT_OK && a.common.help) {
         cli_print_usage("chat", stdout);
-        return CLI_EXIT_OK;
-    }
-    if (!a.model && !(a.model = default_model())) {
-        free(a.prompt);
-        cli_call_free(&a.call);
-        return cli_usage_error("chat", "no model: pass -m MODEL (e.g. -m mock/echo), or set "
-                                       "AIGW_MODEL, or OPENAI_API_KEY for openai/gpt-4o-mini");
-    }
-    if ((rc = cli_open_client(&a.common, &client)) == CLI_EXIT_OK) {
-        rc = run_chat(client, &a);
+    } else if (rc == CLI_EXIT_OK && (rc = build_request(&a, &request)) == CLI_EXIT_OK &&
+               (rc = cli_open_client(&a.common, &client)) == CLI_EXIT_OK) {
+        free(a.prompt); /* in the request now: a big one is not kept twice */
+        a.prompt = NULL;
+        rc = run_chat(client, &a, request);
         aigw_client_free(client);
     }
+    free(request);
     free(a.prompt);
     cli_call_free(&a.call);
     return rc;

@@ -15,6 +15,7 @@ static const cli_opt embed_opts[] = {
     {"dimensions", 0, 1, OPT_DIMENSIONS},
     {"usage", 0, 0, OPT_USAGE},
     CLI_CALL_OPTS,
+    CLI_REQUEST_OPTS,
     {0},
 };
 
@@ -23,8 +24,9 @@ typedef struct embed_args {
     const char *model;
     long dimensions; /* 0: not given */
     int usage;
-    cli_call call;       /* --key, --team, --user, --header, --info */
-    json_object *inputs; /* array of strings */
+    cli_call call;        /* --key, --team, --user, --header, --info */
+    cli_request_opts req; /* -o, --request, --max-input */
+    json_object *inputs;  /* array of strings */
 } embed_args;
 
 static const char *default_model(void) {
@@ -49,12 +51,14 @@ static int add_input(embed_args *a, const char *s, size_t len) {
     return 0;
 }
 
-/* Each non-empty line of standard input is one input. */
+/* Each non-empty line of standard input is one input. Returns an exit code
+ * (reported). */
 static int add_stdin_inputs(embed_args *a) {
     size_t len = 0;
-    char *text = cli_read_stdin(&len);
-    if (!text) {
-        return -1;
+    char *text = NULL;
+    int rc = cli_read_stdin(cli_max_input(&a->req), &text, &len);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
     const char *p = text, *end = text + len;
     while (p < end) {
@@ -66,36 +70,36 @@ static int add_stdin_inputs(embed_args *a) {
         }
         if (n > 0 && (n > 0x7fffffff || add_input(a, p, n) != 0)) {
             free(text);
-            return -1;
+            return CLI_EXIT_FAILURE;
         }
         p = nl ? nl + 1 : end;
     }
     free(text);
-    return 0;
+    return CLI_EXIT_OK;
 }
 
-static int parse_embed_args(int argc, char **argv, embed_args *a) {
+static int parse_embed_args(int argc, char **argv, embed_args *a, const char **texts,
+                            char *positional_dash) {
     cli_parser p;
     const char *value = NULL;
     int id, used_stdin = 0;
 
+    int ntexts = 0;
     cli_parser_init(&p, argc, argv, "embed");
     while ((id = cli_next_arg(&p, embed_opts, &value)) != CLI_ARG_END) {
         switch (id) {
         case CLI_ARG_ERROR:
             return CLI_EXIT_USAGE;
         case CLI_ARG_POSITIONAL:
+            /* "-" is read once the options are known (--max-input) */
             if (strcmp(value, "-") == 0) {
                 if (used_stdin) {
                     return cli_usage_error("embed", "'-' (standard input) given twice");
                 }
                 used_stdin = 1;
-                if (add_stdin_inputs(a) != 0) {
-                    return CLI_EXIT_FAILURE;
-                }
-            } else if (add_input(a, value, strlen(value)) != 0) {
-                return CLI_EXIT_FAILURE;
+                positional_dash[ntexts] = 1;
             }
+            texts[ntexts++] = value;
             break;
         case OPT_MODEL:
             a->model = value;
@@ -110,7 +114,8 @@ static int parse_embed_args(int argc, char **argv, embed_args *a) {
             break;
         default: {
             int rc = CLI_EXIT_OK;
-            if (cli_call_option(&a->call, "embed", id, value, &rc)) {
+            if (cli_call_option(&a->call, "embed", id, value, &rc) ||
+                cli_request_option(&a->req, "embed", id, value, &rc)) {
                 if (rc != CLI_EXIT_OK) {
                     return rc;
                 }
@@ -121,33 +126,80 @@ static int parse_embed_args(int argc, char **argv, embed_args *a) {
         }
         }
     }
-    if (!a->common.help && json_object_array_length(a->inputs) == 0) {
-        return cli_usage_error("embed", used_stdin ? "standard input held no text to embed"
+    if (a->common.help) {
+        return CLI_EXIT_OK;
+    }
+    if (used_stdin && a->req.request_path && strcmp(a->req.request_path, "-") == 0) {
+        return cli_usage_error("embed", "standard input cannot be both TEXT (-) and the "
+                                        "--request file (-)");
+    }
+    /* No TEXT: piped standard input is the texts, as with "-" (not with
+     * --request: the file has the input). */
+    if (ntexts == 0 && !a->req.request_path && cli_stdin_is_piped()) {
+        texts[ntexts] = "-";
+        positional_dash[ntexts++] = 1;
+        used_stdin = 1;
+    }
+    for (int i = 0; i < ntexts; i++) {
+        int rc = positional_dash[i]                              ? add_stdin_inputs(a)
+                 : add_input(a, texts[i], strlen(texts[i])) != 0 ? CLI_EXIT_FAILURE
+                                                                 : CLI_EXIT_OK;
+        if (rc != CLI_EXIT_OK) {
+            return rc;
+        }
+    }
+    if (json_object_array_length(a->inputs) == 0 && !a->req.request_path) {
+        return cli_usage_error("embed", used_stdin ? "missing TEXT: standard input held no text "
+                                                     "to embed"
                                                    : "missing TEXT");
     }
     return CLI_EXIT_OK;
 }
 
-static char *build_request(embed_args *a) {
-    json_object *req = json_object_new_object();
-    char *out = NULL;
-    if (!req) {
-        return NULL;
+/* As for chat, in layers: the --request file, then the flags (-m,
+ * --dimensions; TEXT arguments replace the file's "input"), then each -o;
+ * a request with no "model" gets the default one. Returns an exit code
+ * (reported). */
+static int build_request(embed_args *a, char **out) {
+    json_object *req = NULL;
+    int rc = cli_request_load(&a->req, "embed", &req);
+    *out = NULL;
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
-    int bad = json_object_object_add(req, "model", json_object_new_string(a->model)) != 0;
-    if (!bad) {
+    int bad = !req && !(req = json_object_new_object());
+    if (!bad && json_object_array_length(a->inputs) > 0) {
         bad = json_object_object_add(req, "input", json_object_get(a->inputs)) != 0;
+    }
+    if (!bad && a->model) {
+        bad = json_object_object_add(req, "model", json_object_new_string(a->model)) != 0;
     }
     if (!bad && a->dimensions > 0) {
         bad = json_object_object_add(req, "dimensions", json_object_new_int64(a->dimensions)) != 0;
     }
+    if (!bad && cli_request_apply_sets(&a->req, req) != 0) {
+        json_object_put(req);
+        return CLI_EXIT_FAILURE;
+    }
+    if (!bad && !cli_json_string(req, "model")) {
+        const char *model = default_model();
+        if (!model) {
+            json_object_put(req);
+            return cli_usage_error("embed", "no model: pass -m MODEL (e.g. -m mock/embed), or set "
+                                            "AIGW_EMBED_MODEL, or OPENAI_API_KEY for "
+                                            "openai/text-embedding-3-small");
+        }
+        bad = json_object_object_add(req, "model", json_object_new_string(model)) != 0;
+    }
     if (!bad) {
-        const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
-                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
-        out = s ? strdup(s) : NULL;
+        bad = !(*out = cli_json_dup(req));
     }
     json_object_put(req);
-    return out;
+    if (bad) {
+        cli_errorf("out of memory building the request");
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
 }
 
 /* One line per embedding, in input order (by "index", not by position). */
@@ -201,51 +253,49 @@ static void print_usage_of(const char *response) {
 int cli_cmd_embed(int argc, char **argv) {
     embed_args a;
     aigw_client *client = NULL;
+    char *request = NULL;
     int rc;
 
     memset(&a, 0, sizeof(a));
-    if (!(a.inputs = json_object_new_array())) {
+    const char **texts = calloc((size_t)argc + 2, sizeof(*texts));
+    char *dash = calloc((size_t)argc + 2, 1);
+    if (!texts || !dash || !(a.inputs = json_object_new_array())) {
+        free(texts);
+        free(dash);
         cli_errorf("out of memory");
         return CLI_EXIT_FAILURE;
     }
-    rc = parse_embed_args(argc, argv, &a);
+    rc = parse_embed_args(argc, argv, &a, texts, dash);
+    free(texts);
+    free(dash);
     if (rc == CLI_EXIT_OK && a.common.help) {
         cli_print_usage("embed", stdout);
-    } else if (rc == CLI_EXIT_OK && !a.model && !(a.model = default_model())) {
-        rc = cli_usage_error("embed", "no model: pass -m MODEL (e.g. -m mock/embed), or set "
-                                      "AIGW_EMBED_MODEL, or OPENAI_API_KEY for "
-                                      "openai/text-embedding-3-small");
-    } else if (rc == CLI_EXIT_OK && (rc = cli_open_client(&a.common, &client)) == CLI_EXIT_OK) {
-        char *request = build_request(&a);
+    } else if (rc == CLI_EXIT_OK && (rc = build_request(&a, &request)) == CLI_EXIT_OK &&
+               (rc = cli_open_client(&a.common, &client)) == CLI_EXIT_OK) {
         char *response = NULL;
         aigw_error *err = NULL;
-        if (!request) {
-            cli_errorf("out of memory building the request");
-            rc = CLI_EXIT_FAILURE;
+        aigw_call_options opts;
+        aigw_call_info info;
+        cli_call_options(&a.call, &opts, &info);
+        cli_catch_sigint();
+        aigw_status st =
+            aigw_call(client, AIGW_OP_EMBED, request, &opts, NULL, NULL, &response, &err);
+        if (a.call.info) {
+            cli_print_call_info(&info, st);
+        }
+        if (st != AIGW_OK) {
+            rc = cli_report_error(st, err, CLI_PHASE_CALL);
         } else {
-            aigw_call_options opts;
-            aigw_call_info info;
-            cli_call_options(&a.call, &opts, &info);
-            cli_catch_sigint();
-            aigw_status st =
-                aigw_call(client, AIGW_OP_EMBED, request, &opts, NULL, NULL, &response, &err);
-            if (a.call.info) {
-                cli_print_call_info(&info, st);
-            }
-            if (st != AIGW_OK) {
-                rc = cli_report_error(st, err, CLI_PHASE_CALL);
-            } else {
-                rc = a.common.json ? (cli_print_json_line(response, strlen(response)) ? 1 : 0)
-                                   : print_embeddings(response);
-                if (a.usage) {
-                    print_usage_of(response);
-                }
+            rc = a.common.json ? (cli_print_json_line(response, strlen(response)) ? 1 : 0)
+                               : print_embeddings(response);
+            if (a.usage) {
+                print_usage_of(response);
             }
         }
         aigw_free(response);
-        free(request);
         aigw_client_free(client);
     }
+    free(request);
     cli_call_free(&a.call);
     json_object_put(a.inputs);
     return rc;

@@ -4,7 +4,9 @@
  * in-flight requests finish (gateway.shutdown_timeout_ms), then exits 0; a
  * second exits at once. SIGHUP reloads the config file
  * (aigw_server_reload): a valid one is swapped in, an invalid one is
- * refused with its reason on stderr and the old one keeps serving. */
+ * refused with its reason on stderr and the old one keeps serving.
+ * Without gateway keys it warns on stderr (with or without -v), and it
+ * listens only on loopback unless --allow-open or gateway.allow_open. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,10 +15,13 @@
 
 #include "cli.h"
 
-enum { OPT_LISTEN = 1, OPT_WORKERS };
+enum { OPT_LISTEN = 1, OPT_WORKERS, OPT_ALLOW_OPEN };
 
-static const cli_opt serve_opts[] = {
-    CLI_COMMON_OPTS, {"listen", 'l', 1, OPT_LISTEN}, {"workers", 'w', 1, OPT_WORKERS}, {0}};
+static const cli_opt serve_opts[] = {CLI_COMMON_OPTS,
+                                     {"listen", 'l', 1, OPT_LISTEN},
+                                     {"workers", 'w', 1, OPT_WORKERS},
+                                     {"allow-open", 0, 0, OPT_ALLOW_OPEN},
+                                     {0}};
 
 typedef struct sig_ctx {
     aigw_server *server;
@@ -96,6 +101,8 @@ int cli_cmd_serve(int argc, char **argv) {
             if (cli_parse_long("serve", "--workers", value, 1, 1024, &workers) != 0)
                 return CLI_EXIT_USAGE;
             opts.workers = (unsigned int)workers;
+        } else if (id == OPT_ALLOW_OPEN) {
+            opts.allow_open = 1;
         } else {
             cli_common_option(&common, id, value);
         }
@@ -105,6 +112,9 @@ int cli_cmd_serve(int argc, char **argv) {
         return CLI_EXIT_OK;
     }
     static sig_ctx ctx;
+    /* The library's warnings while starting (no gateway keys, credentials
+     * it could not load) reach stderr even without -v. */
+    cli_startup_warnings(1);
     if ((rc = cli_open_client_at(&common, &client, ctx.config_path, sizeof(ctx.config_path))) !=
         CLI_EXIT_OK)
         return rc;
@@ -120,6 +130,7 @@ int cli_cmd_serve(int argc, char **argv) {
     ctx.verbose = common.verbose;
 
     aigw_status st = aigw_server_start(client, &opts, &server, &err);
+    cli_startup_warnings(0);
     if (st != AIGW_OK) {
         aigw_client_free(client);
         return cli_report_error(st, err, CLI_PHASE_SETUP);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* aigw-cli — finding the config file and creating the client. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,20 @@ static void log_to_stderr(aigw_log_level level, const char *message, void *user)
         fprintf(stderr, "aigw: %s: %s\n", aigw_log_level_name(level), message);
     }
     fflush(stderr);
+}
+
+static atomic_int startup_warnings;
+
+void cli_startup_warnings(int on) {
+    atomic_store(&startup_warnings, on);
+}
+
+/* Without -v: the warnings while starting only (a server's later ones, e.g.
+ * one per failed request, are for -v). */
+static void log_startup_warning(aigw_log_level level, const char *message, void *user) {
+    if (atomic_load(&startup_warnings)) {
+        log_to_stderr(level, message, user);
+    }
 }
 
 /* A named config (--config, $AIGW_CONFIG) must be a readable file. */
@@ -92,6 +107,9 @@ int cli_open_client_at(const cli_common *c, aigw_client **client, char *used, si
     if (c->verbose > 0) {
         opts.log_cb = log_to_stderr;
         opts.log_level = c->verbose > 1 ? AIGW_LOG_DEBUG : AIGW_LOG_INFO;
+    } else if (atomic_load(&startup_warnings)) {
+        opts.log_cb = log_startup_warning;
+        opts.log_level = AIGW_LOG_WARN;
     }
     aigw_error *err = NULL;
     aigw_status st = aigw_client_new(client, &opts, &err);

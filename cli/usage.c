@@ -13,6 +13,14 @@
     "      --info             print what the call did to stderr: backend, model,\n"                \
     "                         attempts, tokens, and the tightest budget's state\n"
 
+/* The options of chat and embed that shape the request. */
+#define REQUEST_OPTIONS_USAGE                                                                      \
+    "  -o, --option KEY=VALUE set a top-level request field (repeatable; VALUE is\n"               \
+    "                         JSON when it parses, else a string; overrides flags)\n"              \
+    "      --request FILE     send FILE (\"-\": stdin) as the request; flags and -o\n"             \
+    "                         override its fields\n"                                               \
+    "      --max-input BYTES  cap on standard input and --request (default 32M)\n"
+
 static const char overview[] =
     "Usage: " CLI_NAME " [-v] [--config FILE] COMMAND [OPTIONS] [ARGS]\n"
     "       " CLI_NAME " --version | --help | help COMMAND\n"
@@ -42,10 +50,12 @@ static const char overview[] =
     "130 interrupted.\n";
 
 static const char chat_usage[] =
-    "Usage: " CLI_NAME " chat [OPTIONS] PROMPT...\n"
+    "Usage: " CLI_NAME " chat [OPTIONS] [PROMPT...]\n"
     "\n"
-    "Sends PROMPT (the arguments joined by spaces; \"-\" reads all of standard\n"
-    "input) to a chat model and streams the answer to stdout as it arrives.\n"
+    "Sends PROMPT (the arguments joined by spaces) to a chat model and streams\n"
+    "the answer to stdout as it arrives. Piped standard input is the prompt when\n"
+    "none is given, and is appended to a given one after a blank line; \"-\"\n"
+    "reads standard input even from a terminal.\n"
     "\n"
     "Options:\n"
     "  -m, --model MODEL      provider/model, e.g. openai/gpt-4o-mini, mock/echo\n"
@@ -58,17 +68,18 @@ static const char chat_usage[] =
     "      --json             print the raw response (streaming: one chunk per\n"
     "                         line, NDJSON) instead of the text\n"
     "      --usage            print token usage to stderr\n" CALL_OPTIONS_USAGE
-    "  -c, --config FILE      config file\n"
+        REQUEST_OPTIONS_USAGE "  -c, --config FILE      config file\n"
     "  -v, --verbose          library logs to stderr (-vv: debug)\n"
     "  -h, --help             print this and exit\n"
     "\n"
     "Tool calls in the answer are printed as \"[tool call] name(arguments)\" lines.\n";
 
 static const char embed_usage[] =
-    "Usage: " CLI_NAME " embed [OPTIONS] TEXT...\n"
+    "Usage: " CLI_NAME " embed [OPTIONS] [TEXT...]\n"
     "\n"
-    "Embeds each TEXT (\"-\" reads standard input, one input per non-empty line)\n"
-    "and prints each embedding as a JSON array on its own line, in input order.\n"
+    "Embeds each TEXT (\"-\" reads standard input, one input per non-empty line;\n"
+    "with no TEXT, piped standard input is read so) and prints each embedding as\n"
+    "a JSON array on its own line, in input order.\n"
     "\n"
     "Options:\n"
     "  -m, --model MODEL      provider/model, e.g. openai/text-embedding-3-small,\n"
@@ -77,7 +88,7 @@ static const char embed_usage[] =
     "      --dimensions N     ask for N dimensions\n"
     "      --json             print the raw response\n"
     "      --usage            print token usage to stderr\n" CALL_OPTIONS_USAGE
-    "  -c, --config FILE      config file\n"
+        REQUEST_OPTIONS_USAGE "  -c, --config FILE      config file\n"
     "  -v, --verbose          library logs to stderr (-vv: debug)\n"
     "  -h, --help             print this and exit\n";
 
@@ -100,7 +111,8 @@ static const char serve_usage[] =
     "Runs an OpenAI-compatible HTTP gateway over the configured backends:\n"
     "POST /v1/chat/completions (JSON and SSE), POST /v1/embeddings, GET /v1/models,\n"
     "GET /healthz, GET /metrics. Clients authenticate with the keys of the\n"
-    "config's \"gateway\" section. Prints \"listening on port N (W workers)\".\n"
+    "config's \"gateway\" section; with no keys it warns, and listens on loopback\n"
+    "only unless --allow-open. Prints \"listening on port N (W workers)\".\n"
     "SIGTERM/SIGINT: stop accepting, let in-flight requests finish\n"
     "(gateway.shutdown_timeout_ms, default 30000), exit 0; a second signal exits\n"
     "at once. SIGHUP: reload the config file; a valid one is swapped in for new\n"
@@ -112,6 +124,8 @@ static const char serve_usage[] =
     "                         127.0.0.1:8080; port 0 picks a free one)\n"
     "  -w, --workers N        worker threads, one event loop each (default:\n"
     "                         gateway.workers, else the number of cores)\n"
+    "      --allow-open       serve without gateway.keys on a non-loopback address\n"
+    "                         (else refused; as gateway.allow_open: true)\n"
     "  -c, --config FILE      config file\n"
     "  -v, --verbose          library logs and the access log to stderr (-vv: debug)\n"
     "  -h, --help             print this and exit\n";

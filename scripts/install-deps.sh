@@ -16,6 +16,7 @@ packages=(
   # link themselves: their -dev packages give the linker their .so/.a.
   libnghttp2-dev libidn2-dev librtmp-dev libssh2-1-dev libpsl-dev libkrb5-dev libldap-dev
   libzstd-dev libbrotli-dev libicu-dev liblzma-dev
+  go-md2man groff-base man-db  # the man page, aigw-cli.1, from docs/cli.md
 )
 
 sudo_cmd=()

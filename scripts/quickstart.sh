@@ -10,4 +10,4 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 if [ -n "${OPENAI_API_KEY:-}" ]; then model=${AIGW_MODEL:-openai/gpt-4o-mini}; else model=mock/echo; fi
 echo "aigw-cli chat -m $model:" >&2
-exec ./build/cli/aigw-cli chat --usage -m "$model" "${1:-Hello from libaigw! Tell me one fun fact about C.}"
+exec ./build/cli/aigw-cli chat --usage -m "$model" "${1:-Hello from libaigw! Tell me one fun fact about C.}" </dev/null

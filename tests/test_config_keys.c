@@ -79,7 +79,7 @@ static const struct {
      "\"accounting\":{\"store\":{\"type\":\"redis\",@}}}",
      "accounting.store", "type, host, port, password_env, prefix, pool_size, timeout_ms"},
     {"{" B ",\"gateway\":{@}}", "gateway",
-     "listen, workers, shutdown_timeout_ms, keys, limits, user_header"},
+     "listen, workers, shutdown_timeout_ms, keys, allow_open, limits, user_header"},
     {"{" B ",\"gateway\":{\"keys\":[{\"sha256\":"
      "\"0000000000000000000000000000000000000000000000000000000000000000\",@}]}}",
      "gateway.keys[0]", "sha256, name, team"},

@@ -211,6 +211,9 @@ Test(secrets, no_secret_in_cli_output) {
                 int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
                 dup2(fd, 1);
                 dup2(fd, 2);
+                /* chat reads a piped stdin (appended to the prompt): none */
+                int null_fd = open("/dev/null", O_RDONLY);
+                dup2(null_fd, 0);
                 execl(AIGW_CLI_PATH, "aigw-cli", "-vv", "chat", "--config", config_path,
                       json ? "--json" : "--no-stream", "-m", cli_models[i], "hello", (char *)NULL);
                 _exit(127);

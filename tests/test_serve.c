@@ -323,7 +323,8 @@ Test(serve, upstream_429) {
                       "{\"model\":\"sim/gpt-4o-mini\",\"sim_fault\":\"status=503\","
                       "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
                       &R),
-                 503, "%s", R.body);
+                 502, "%s", R.body);
+    /* an upstream 5xx is the gateway's 502 Bad Gateway */
     expect_openai_error(&R, NULL);
     /* a stream refused before its first chunk is a plain JSON error */
     cr_expect_eq(post("/v1/chat/completions",

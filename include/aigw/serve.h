@@ -11,7 +11,10 @@
  *   GET  /metrics               Prometheus text (OpenTelemetry GenAI names)
  * Every request goes through the client's async API, so any backend the
  * client has serves any OpenAI-shaped client. Errors come back in OpenAI's
- * shape {"error":{"message","type","param","code"}}.
+ * shape {"error":{"message","type","param","code"}}, with the HTTP status
+ * of README's "HTTP status of errors" table: the caller's mistakes are
+ * 4xx, rate limits and budgets 429, an upstream that failed, could not be
+ * reached or answered nonsense 502, one that timed out 504.
  *
  * The config's "gateway" section (validated strictly by aigw_server_start;
  * a mistake is AIGW_ECONFIG with its JSON path):
@@ -21,7 +24,9 @@
  *   "keys": [{"sha256": "<64 hex digits: SHA-256 of the key>",
  *             "name": "ci", "team": "platform"}, ...]
  *                                    clients send "Authorization: Bearer KEY"
- *                                    or "x-api-key: KEY"; no keys: open
+ *                                    or "x-api-key: KEY"; no keys: open,
+ *                                    and then loopback addresses only
+ *   "allow_open": true               no keys on any address (default false)
  *   "limits": {"max_body_bytes", "max_header_bytes", "max_headers",
  *              "max_connections", "header_timeout_ms", "request_timeout_ms",
  *              "idle_timeout_ms", "send_timeout_ms"}   positive integers
@@ -43,27 +48,37 @@ extern "C" {
 
 typedef struct aigw_server aigw_server;
 
-#define AIGW_SERVE_OPTIONS_VERSION 1
+/* 2 added allow_open. A caller built against version 1 keeps working:
+ * the fields after its version's are not read. */
+#define AIGW_SERVE_OPTIONS_VERSION 2
 
 typedef struct aigw_serve_options {
     unsigned int version; /* AIGW_SERVE_OPTIONS_VERSION */
     const char *listen;   /* "HOST:PORT" ("[::1]:PORT" for IPv6; port 0: any
                              free one); NULL: gateway.listen, else 127.0.0.1:8080 */
     unsigned int workers; /* 0: gateway.workers, else the number of cores */
+    /* version 2 */
+    int allow_open; /* non-zero: serve with no gateway.keys on a non-loopback
+                       address (as gateway.allow_open: true) */
 } aigw_serve_options;
 
 #define AIGW_SERVE_OPTIONS_INIT                                                                    \
-    { AIGW_SERVE_OPTIONS_VERSION, NULL, 0 }
+    { AIGW_SERVE_OPTIONS_VERSION, NULL, 0, 0 }
 
 /* The configured deadline (gateway.shutdown_timeout_ms) for
  * aigw_server_shutdown(). */
 #define AIGW_SERVER_DEADLINE_DEFAULT UINT64_MAX
 
-/* Sets *opts to its defaults for `version` (1); AIGW_EINVAL otherwise. */
+/* Sets *opts to its defaults for `version` (1 or 2); AIGW_EINVAL otherwise. */
 AIGW_EXTERN aigw_status aigw_serve_options_init(aigw_serve_options *opts, unsigned int version);
 
 /* Validates the gateway config, binds, and starts the workers. On success
- * the server is serving when this returns. opts may be NULL. */
+ * the server is serving when this returns. opts may be NULL.
+ * A gateway with no keys is open to whoever reaches it, so it listens on a
+ * loopback address only (127.0.0.0/8, ::1, localhost): any other address
+ * is refused with AIGW_ECONFIG naming the fix, unless gateway.allow_open is
+ * true or opts->allow_open is set. With keys, any address is fine. With no
+ * keys it logs a warning (AIGW_LOG_WARN) once started. */
 AIGW_EXTERN aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opts,
                                           aigw_server **out, aigw_error **err);
 /* The port actually bound (useful with port 0). */
@@ -76,7 +91,9 @@ AIGW_EXTERN unsigned int aigw_server_workers(const aigw_server *server);
  * carry over to budgets of the same name (Redis ones live in Redis). An
  * invalid config is refused (AIGW_ECONFIG naming the JSON path and the
  * reason; AIGW_EIO for an unreadable file) and the old one keeps serving.
- * "listen" and "workers" need a restart: a change to them is refused too.
+ * "listen" and "workers" need a restart: a change to them is refused too,
+ * and so is a config without keys on a non-loopback address (the rule of
+ * aigw_server_start).
  * The new client takes the old one's log and credential callbacks. Any
  * thread but the workers'; not async-signal-safe. */
 AIGW_EXTERN aigw_status aigw_server_reload(aigw_server *server, const char *config_path,

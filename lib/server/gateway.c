@@ -26,10 +26,14 @@
 #include "server/gateway.h"
 
 aigw_status aigw_serve_options_init(aigw_serve_options *opts, unsigned int version) {
-    if (!opts || version != 1)
+    if (!opts || version < 1 || version > AIGW_SERVE_OPTIONS_VERSION)
         return AIGW_EINVAL;
     aigw_serve_options d = AIGW_SERVE_OPTIONS_INIT;
-    *opts = d;
+    d.version = version;
+    if (version == 1) /* a version-1 struct is shorter: its fields only */
+        memcpy(opts, &d, offsetof(aigw_serve_options, allow_open));
+    else
+        *opts = d;
     return AIGW_OK;
 }
 
@@ -172,6 +176,7 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
     char *host = NULL;
     int port = 8080;
     unsigned int inited = 0;
+    int allow_open = 0;
 
     if (!client || !out)
         return aigw__error_set(err, AIGW_EINVAL, "aigw_server_start: client and out are needed");
@@ -181,6 +186,8 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
             return aigw__error_set(err, AIGW_EINVAL, "aigw_serve_options: bad version");
         o.listen = opts->listen;
         o.workers = opts->workers;
+        if (opts->version >= 2) /* the fields of version 2 */
+            allow_open = opts->allow_open != 0;
     }
     aigw_server *s = aigw__calloc(1, sizeof(*s));
     if (!s)
@@ -198,6 +205,10 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
         }
         port = s->cfg.port;
     }
+    s->allow_open = allow_open;
+    if ((st = aigw__gw_check_open(&s->cfg, host ? host : "127.0.0.1", port, allow_open, err)) !=
+        AIGW_OK)
+        goto fail;
     s->n_workers = o.workers ? o.workers : s->cfg.workers;
     if (!s->n_workers) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -263,10 +274,12 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
     }
     if (s->cfg.n_keys == 0)
         aigw__log(&client->logger, AIGW_LOG_WARN,
-                  "gateway: no keys configured (gateway.keys): every client is let in");
+                  "gateway: no keys configured (gateway.keys): every client that can reach "
+                  "%s:%d is let in",
+                  host ? host : "127.0.0.1", s->port);
     aigw__log(&client->logger, AIGW_LOG_INFO, "gateway: listening on %s:%d with %u worker%s",
               host ? host : "127.0.0.1", s->port, s->n_workers, s->n_workers == 1 ? "" : "s");
-    aigw__free(host);
+    s->host = host; /* kept: a reload checks the same rule */
     *out = s;
     return AIGW_OK;
 fail:
@@ -339,6 +352,7 @@ void aigw_server_free(aigw_server *server) {
     pthread_mutex_destroy(&server->snap_lock);
     aigw__gw_metrics_free(server->metrics);
     aigw__gw_config_free(&server->cfg);
+    aigw__free(server->host);
     aigw__free(server);
 }
 
@@ -376,7 +390,9 @@ aigw_status aigw_server_reload(aigw_server *server, const char *config_path, aig
         goto refused;
     }
     pthread_mutex_lock(&server->snap_lock);
-    if ((st = same_listeners(&server->current->cfg, &snap->cfg, err)) != AIGW_OK) {
+    if ((st = same_listeners(&server->current->cfg, &snap->cfg, err)) != AIGW_OK ||
+        (st = aigw__gw_check_open(&snap->cfg, server->host ? server->host : "127.0.0.1",
+                                  server->port, server->allow_open, err)) != AIGW_OK) {
         pthread_mutex_unlock(&server->snap_lock);
         aigw__gw_snapshot_unref(snap);
         goto refused;

@@ -33,11 +33,20 @@ typedef struct aigw__gw_config {
     size_t n_keys;
     aigw__http_server_options limits;
     char *user_header; /* the header naming the user (budgets, logs), or NULL */
+    int allow_open;    /* gateway.allow_open: no keys on a public address is fine */
 } aigw__gw_config;
 
 /* Parses and validates gw (may be NULL: all defaults) into cfg. */
 aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_error **err);
 void aigw__gw_config_free(aigw__gw_config *cfg);
+/* 1 when HOST (as parsed from "listen") is a loopback address: 127.0.0.0/8,
+ * ::1 (also IPv4-mapped 127.x) or "localhost"; 0 for anything else. */
+int aigw__gw_host_is_loopback(const char *host);
+/* The rule for a gateway without keys: it may listen on loopback only,
+ * unless allowed open (gateway.allow_open or the options' allow_open).
+ * AIGW_ECONFIG naming the fix otherwise. */
+aigw_status aigw__gw_check_open(const aigw__gw_config *cfg, const char *host, int port,
+                                int allow_open, aigw_error **err);
 /* "HOST:PORT" / "[V6]:PORT" → malloc'd host, port. */
 aigw_status aigw__gw_parse_listen(const char *text, char **host, int *port, aigw_error **err);
 
@@ -102,6 +111,8 @@ struct aigw_server {
     aigw__gw_worker *workers;
     unsigned int n_workers;
     int port;
+    int allow_open; /* aigw_serve_options.allow_open */
+    char *host;     /* the address listened on */
     atomic_int shutdown_calls;
     atomic_int senders; /* aigw_server_shutdown calls inside uv_async_send */
     atomic_int stopped; /* the workers ended: no more uv_async_send */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The config's "gateway" section: parsed and validated strictly, every
  * error naming its JSON path (see aigw/serve.h for the keys). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,6 +57,37 @@ aigw_status aigw__gw_parse_listen(const char *text, char **host, int *port, aigw
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     *port = (int)p;
     return AIGW_OK;
+}
+
+int aigw__gw_host_is_loopback(const char *host) {
+    unsigned char a[16];
+    if (!host)
+        return 1; /* the default, 127.0.0.1 */
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        static const unsigned char v6_loopback[16] = {[15] = 1};
+        static const unsigned char v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+        if (memcmp(a, v6_loopback, 16) == 0)
+            return 1;
+        return memcmp(a, v4_mapped, 12) == 0 && a[12] == 127;
+    }
+    return 0; /* any other name may resolve to a public address */
+}
+
+aigw_status aigw__gw_check_open(const aigw__gw_config *cfg, const char *host, int port,
+                                int allow_open, aigw_error **err) {
+    if (cfg->n_keys > 0 || allow_open || cfg->allow_open || aigw__gw_host_is_loopback(host))
+        return AIGW_OK;
+    int v6 = host && strchr(host, ':') != NULL;
+    return aigw__error_set(err, AIGW_ECONFIG,
+                           "gateway: refusing to listen on %s%s%s:%d with no keys (gateway.keys): "
+                           "anyone who can reach it could use your providers' credentials; add "
+                           "gateway.keys, listen on 127.0.0.1, or allow an open gateway with "
+                           "\"gateway\": {\"allow_open\": true} (aigw-cli serve --allow-open)",
+                           v6 ? "[" : "", host, v6 ? "]" : "", port);
 }
 
 static aigw_status get_uint(json_object *v, const char *path, long long min, long long max,
@@ -224,6 +257,12 @@ aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_err
             }
         } else if (strcmp(key, "limits") == 0) {
             st = load_limits(&cfg->limits, val, err);
+        } else if (strcmp(key, "allow_open") == 0) {
+            if (!json_object_is_type(val, json_type_boolean))
+                st =
+                    aigw__error_set(err, AIGW_ECONFIG, "gateway.allow_open: must be true or false");
+            else
+                cfg->allow_open = json_object_get_boolean(val);
         } else if (strcmp(key, "user_header") == 0) {
             const char *h = json_object_get_string(val);
             if (!json_object_is_type(val, json_type_string) || !*h || strpbrk(h, " :\r\n\t"))
@@ -234,7 +273,7 @@ aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_err
         } else {
             st = aigw__error_set(err, AIGW_ECONFIG,
                                  "gateway: unknown key \"%s\" (known: listen, workers, "
-                                 "shutdown_timeout_ms, keys, limits, user_header)",
+                                 "shutdown_timeout_ms, keys, allow_open, limits, user_header)",
                                  key);
         }
         if (st != AIGW_OK)

@@ -77,10 +77,20 @@ static void finish(gw_req *r) {
     aigw__gw_worker_request_done(w, snap);
 }
 
-/* The HTTP status a client expects for a failure. */
+/* The HTTP status a client of the gateway gets for a failure (README,
+ * "HTTP status of errors", has this table). The caller's own mistakes are
+ * 4xx (an upstream 413/422 passes through); rate limits and budgets 429;
+ * whatever went wrong between the gateway and the upstream is the
+ * gateway's: 502 Bad Gateway (an upstream 5xx, a refused or reset
+ * connection, a malformed, truncated or unexpected answer, the upstream
+ * refusing the gateway's own credentials), 504 Gateway Timeout (the
+ * upstream did not answer in time); the gateway's own faults are 500.
+ * Every status is listed: a new one must be placed here deliberately. */
 static int http_status_for(aigw_status st, const aigw_error *err) {
     int up = aigw_error_http_status(err);
     switch (st) {
+    case AIGW_OK:
+        return 200;
     case AIGW_EBADREQUEST:
         return up == 413 || up == 422 ? up : 400;
     case AIGW_EINVAL:
@@ -95,15 +105,24 @@ static int http_status_for(aigw_status st, const aigw_error *err) {
     case AIGW_ETIMEOUT:
         return 504;
     case AIGW_EUPSTREAM:
-        return up >= 500 && up <= 599 ? up : 502;
+    case AIGW_EUPSTREAM_STATUS:
+    case AIGW_EBADRESPONSE:
+    case AIGW_ETRUNCATED:
+    case AIGW_ECONNECT:
+    case AIGW_ETRANSPORT:
+    case AIGW_EAUTH:
+    case AIGW_EPERMISSION:
+        return 502;
+    case AIGW_ECANCELED:
+    case AIGW_ESTOPPED:
+        return 499; /* the client went away (nginx's code; never sent) */
+    case AIGW_ECONFIG:
+    case AIGW_EIO:
     case AIGW_ENOMEM:
     case AIGW_EINTERNAL:
         return 500;
-    case AIGW_ECANCELED:
-        return 499;
-    default: /* the gateway's own credentials refused, bad answers, network */
-        return 502;
     }
+    return 500; /* a status this build does not know */
 }
 
 static void send_error(gw_req *r, int status, const char *type, const char *msg, const char *code) {
@@ -163,9 +182,17 @@ static void send_aigw_error(gw_req *r, aigw_status st, const aigw_error *err) {
         snprintf(v, sizeof v, "%.0f", r->info.ratelimit.retry_after_seconds);
         aigw__http_response_header(r->res, "Retry-After", v);
     }
-    const char *json = aigw_error_json(err);
     record(r);
-    aigw__http_response_send(r->res, r->status, "application/json", json, strlen(json));
+    if (st == AIGW_EAUTH || st == AIGW_EPERMISSION) {
+        /* The upstream refused the gateway's credentials, not the
+         * client's key: no authentication_error the client would take
+         * for its own. */
+        aigw__http_response_send_error(r->res, r->status, "server_error", aigw_error_message(err),
+                                       NULL, "upstream_auth_failed");
+    } else {
+        const char *json = aigw_error_json(err);
+        aigw__http_response_send(r->res, r->status, "application/json", json, strlen(json));
+    }
     finish(r);
 }
 
