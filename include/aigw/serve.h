@@ -9,9 +9,11 @@
  *   GET  /v1/models
  *   GET  /healthz               200 {"status":"ok"}, 503 when shutting down
  *   GET  /metrics               Prometheus text (OpenTelemetry GenAI names)
- * Every request goes through the client's async API, so any backend the
- * client has serves any OpenAI-shaped client. Errors come back in OpenAI's
- * shape {"error":{"message","type","param","code"}}.
+ * Every request goes through the client's async API. Errors come back in
+ * OpenAI's shape {"error":{"message","type","param","code"}} and never name
+ * a backend: a model the caller may not use (or that does not exist) is
+ * 404 model_not_found. Budgets scoped on users need a key with "user" or
+ * "trusted_user_header" (else AIGW_ECONFIG at start).
  *
  * The config's "gateway" section (validated strictly by aigw_server_start;
  * a mistake is AIGW_ECONFIG with its JSON path):
@@ -19,9 +21,17 @@
  *   "workers": N                     1..1024, default the number of cores
  *   "shutdown_timeout_ms": N         graceful shutdown deadline, default 30000
  *   "keys": [{"sha256": "<64 hex digits: SHA-256 of the key>",
- *             "name": "ci", "team": "platform"}, ...]
+ *             "name": "ci", "team": "platform",
+ *             "user": "svc",                 its requests' user (budgets)
+ *             "trusted_user_header": false,  true: user_header / "user" names it
+ *             "models": ["gpt-4o*"],         fnmatch globs it may ask for
+ *             "routes": ["chat", "direct"]}, ...]   routes it may use
  *                                    clients send "Authorization: Bearer KEY"
  *                                    or "x-api-key: KEY"; no keys: open
+ *   "user_header": "x-user-id"       names the user, for trusted keys only
+ *   "allow_direct_backends": false   "backend/model" past the routes (default:
+ *                                    routing.allow_direct_backends, which is
+ *                                    false when the config has routes)
  *   "limits": {"max_body_bytes", "max_header_bytes", "max_headers",
  *              "max_connections", "header_timeout_ms", "request_timeout_ms",
  *              "idle_timeout_ms", "send_timeout_ms"}   positive integers
