@@ -567,6 +567,25 @@ Test(budgets, per_user_from_the_request_and_from_the_options) {
     aigw_client_free(c);
 }
 
+/* The library's caller sets the user: a config that serve would refuse
+ * (user budgets, no key with a trusted user) loads, and both
+ * aigw_call_options.user and the request's "user" are honoured. */
+Test(budgets, the_library_trusts_its_callers_user_whatever_the_gateway_says) {
+    aigw_client *c = aigw_test_client_new(
+        "{\"gateway\":{\"user_header\":\"x-user-id\"},"
+        "\"budgets\":[{\"name\":\"per-user\",\"scope\":{\"user\":\"*\"},"
+        "\"cost\":\"requests\",\"limit\":{\"type\":\"token_bucket\",\"capacity\":1,"
+        "\"refill_per_second\":0}}]}");
+    const char *anon = MOCK_REQ(""), *erin = MOCK_REQ(",\"user\":\"erin\"");
+    expect_admitted(c, anon, "dave", NULL, NULL, "dave 1");
+    expect_refused(c, anon, "dave", NULL, NULL, "per-user", "dave 2");
+    expect_admitted(c, erin, NULL, NULL, NULL, "erin 1");
+    expect_refused(c, erin, NULL, NULL, NULL, "per-user", "erin 2");
+    cr_expect_float_eq(remaining(c, "per-user", "dave"), 0, 1e-9);
+    cr_expect_float_eq(remaining(c, "per-user", "erin"), 0, 1e-9);
+    aigw_client_free(c);
+}
+
 Test(budgets, per_team_per_key_and_two_budgets_at_once) {
     aigw_client *c = aigw_test_client_new(
         "{\"budgets\":["

@@ -35,6 +35,7 @@
 #define UP_KEY "sk-upstream-budgets"
 #define CI_KEY "sk-gw-budgets-ci"
 #define BOT_KEY "sk-gw-budgets-bot"
+#define SVC_KEY "sk-gw-budgets-svc"
 
 static aigw_test_sim sim;
 static aigw_client *client;
@@ -58,15 +59,20 @@ static void key_hash(const char *key, char hex[65]) {
         snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
-/* The gateway keys: "ci" (team platform) and "bot" (team search). */
+/* The gateway keys: "ci" (team platform; trusted to name users with the
+ * user header or the body's "user"), "bot" (team search) and "svc" (its
+ * requests are user "svc-user", whatever they say). */
 static void gateway_keys(char *out, size_t n) {
-    char ci[65], bot[65];
+    char ci[65], bot[65], svc[65];
     key_hash(CI_KEY, ci);
     key_hash(BOT_KEY, bot);
+    key_hash(SVC_KEY, svc);
     snprintf(out, n,
-             "\"keys\":[{\"sha256\":\"%s\",\"name\":\"ci\",\"team\":\"platform\"},"
-             "{\"sha256\":\"%s\",\"name\":\"bot\",\"team\":\"search\"}]",
-             ci, bot);
+             "\"keys\":[{\"sha256\":\"%s\",\"name\":\"ci\",\"team\":\"platform\","
+             "\"trusted_user_header\":true},"
+             "{\"sha256\":\"%s\",\"name\":\"bot\",\"team\":\"search\"},"
+             "{\"sha256\":\"%s\",\"name\":\"svc\",\"user\":\"svc-user\"}]",
+             ci, bot, svc);
 }
 
 static void setup(void) {
@@ -366,6 +372,137 @@ Test(budgets_serve, identity_comes_from_the_key_its_team_and_the_user_header) {
     r = post(port, NULL, NULL, CHAT(10, ""));
     cr_expect_eq(r.status, 401);
     aigw_test_resp_free(&r);
+}
+
+/* A key not trusted to name users cannot buy a fresh quota by naming
+ * another user: its header and "user" field are ignored for identity
+ * (the field still goes upstream as sent), said once in the log. */
+Test(budgets_serve, a_forged_user_is_ignored_for_an_untrusted_key) {
+    gw_start("[{\"name\":\"per-user\",\"scope\":{\"user\":\"*\"},\"cost\":\"requests\","
+             "\"limit\":{\"type\":\"window\",\"per\":\"day\",\"max\":3}}]",
+             ",\"user_header\":\"x-user-id\"");
+    const char *forged[] = {"alice", "bob", "carol", "dave"};
+    for (int i = 0; i < 4; i++) {
+        char body[256];
+        snprintf(body, sizeof body, CHAT(10, ",\"user\":\"%s-body\""), forged[i]);
+        aigw_test_resp r = post(port, SVC_KEY, forged[i], body);
+        if (i < 3)
+            cr_expect_eq(r.status, 200, "svc as %s: %s", forged[i], r.body);
+        else
+            expect_429(&r, "per-user", 86400, "svc as a 4th user");
+        aigw_test_resp_free(&r);
+        if (i == 0) { /* forwarded as the caller sent it */
+            char user[64];
+            aigw_test_sim_last_field(&sim, "user", user, sizeof user);
+            cr_expect_str_eq(user, "alice-body");
+        }
+    }
+    /* one counter, the key's user; none for the names it made up */
+    cr_expect_float_eq(remaining(client, "per-user", "svc-user"), 0, 1e-9);
+    char *json = NULL;
+    aigw_error *err = NULL;
+    cr_assert_eq(aigw_budget_status(client, &json, &err), AIGW_OK);
+    for (int i = 0; i < 4; i++)
+        cr_expect(strstr(json, forged[i]) == NULL, "%s in %s", forged[i], json);
+    aigw_free(json);
+    /* the trusted key names users: each its own counter */
+    for (int i = 0; i < 2; i++) {
+        aigw_test_resp r = post(port, CI_KEY, forged[i], CHAT(10, ""));
+        cr_expect_eq(r.status, 200, "ci as %s: %s", forged[i], r.body);
+        aigw_test_resp_free(&r);
+    }
+    cr_expect_float_eq(remaining(client, "per-user", "alice"), 2, 1e-9);
+    cr_expect_float_eq(remaining(client, "per-user", "bob"), 2, 1e-9);
+    /* the key bot has no user and is not trusted: the user budget does not
+     * apply to it, whatever user it names */
+    for (int i = 0; i < 4; i++) {
+        aigw_test_resp r = post(port, BOT_KEY, "alice", CHAT(10, ""));
+        cr_expect_eq(r.status, 200, "bot as alice: %s", r.body);
+        aigw_test_resp_free(&r);
+    }
+    cr_expect_float_eq(remaining(client, "per-user", "alice"), 2, 1e-9);
+}
+
+/* In the `aigw-cli serve` process: the ignored user is logged once per
+ * key, not per request. */
+Test(budgets_serve, an_ignored_user_is_logged_once_per_key) {
+    char keys[512], config[2048];
+    gateway_keys(keys, sizeof keys);
+    snprintf(config, sizeof config,
+             "{\"gateway\":{%s,\"user_header\":\"x-user-id\"},\"budgets\":[{\"name\":"
+             "\"per-user\",\"scope\":{\"user\":\"*\"},\"cost\":\"requests\",\"limit\":"
+             "{\"type\":\"window\",\"per\":\"day\",\"max\":100}}]}",
+             keys);
+    aigw_test_serve *gw = &gws[0];
+    const char *verbose[] = {"-v", NULL};
+    cr_assert_eq(aigw_test_serve_start(gw, config, 1, verbose), 0, "serve did not start");
+    for (int i = 0; i < 3; i++) {
+        const char *who[] = {"x", "y", "z"};
+        const char *body = "{\"model\":\"mock/echo\",\"user\":\"u\",\"messages\":[{\"role\":"
+                           "\"user\",\"content\":\"hi\"}]}";
+        aigw_test_resp r = post(gw->port, BOT_KEY, who[i], body);
+        cr_expect_eq(r.status, 200, "%s", r.body);
+        aigw_test_resp_free(&r);
+        r = post(gw->port, SVC_KEY, who[i], body);
+        cr_expect_eq(r.status, 200, "%s", r.body);
+        aigw_test_resp_free(&r);
+    }
+    char log[16384];
+    aigw_test_serve_log(gw, log, sizeof log);
+    int bot = 0, svc = 0;
+    for (const char *p = log; (p = strstr(p, "key bot is not trusted to name users")); p++)
+        bot++;
+    for (const char *p = log; (p = strstr(p, "key svc is not trusted to name users")); p++)
+        svc++;
+    cr_expect_eq(bot, 1, "%s", log);
+    cr_expect_eq(svc, 1, "%s", log);
+    aigw_test_serve_stop(gw, 5000);
+}
+
+/* Budgets on users need a source of users no client can forge: without a
+ * key that has "user" or "trusted_user_header", serve refuses the config
+ * (the library, whose caller sets the user, does not). */
+Test(budgets_serve, user_budgets_without_a_trusted_user_are_refused_at_load) {
+    char ci[65], config[2048];
+    key_hash(CI_KEY, ci);
+    const char *gateways[] = {"", ",\"keys\":[{\"sha256\":\"%s\",\"name\":\"ci\"}]"};
+    const char *why[] = {"no gateway keys", "no gateway key has \"user\""};
+    for (int i = 0; i < 2; i++) {
+        char gw[256];
+        snprintf(gw, sizeof gw, gateways[i], ci);
+        snprintf(config, sizeof config,
+                 "{\"gateway\":{\"user_header\":\"x-user-id\"%s},\"budgets\":["
+                 "{\"name\":\"all\",\"cost\":\"requests\",\"limit\":{\"type\":\"window\","
+                 "\"per\":\"day\",\"max\":9}},"
+                 "{\"name\":\"bob\",\"scope\":{\"user\":[\"bob\"]},\"cost\":\"requests\","
+                 "\"limit\":{\"type\":\"window\",\"per\":\"day\",\"max\":1}}]}",
+                 gw);
+        /* the library takes it: its caller sets the user */
+        aigw_client *c = aigw_test_client_new(config);
+        aigw_server *s = NULL;
+        aigw_error *err = NULL;
+        aigw_serve_options o = AIGW_SERVE_OPTIONS_INIT;
+        o.listen = "127.0.0.1:0";
+        cr_expect_eq(aigw_server_start(c, &o, &s, &err), AIGW_ECONFIG);
+        const char *msg = aigw_error_message(err);
+        cr_expect(strstr(msg, "budgets[1].scope.user: serve has no trusted user identity") &&
+                      strstr(msg, why[i]),
+                  "%s", msg);
+        aigw_error_free(err);
+        aigw_client_free(c);
+        /* config check says the same */
+        char path[] = "/tmp/aigw-user-budget-XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert(fd >= 0);
+        cr_assert_eq(write(fd, config, strlen(config)), (ssize_t)strlen(config));
+        close(fd);
+        err = NULL;
+        cr_expect_eq(aigw_config_check(path, &err), AIGW_ECONFIG);
+        cr_expect(strstr(aigw_error_message(err), "budgets[1].scope.user") != NULL, "%s",
+                  aigw_error_message(err));
+        aigw_error_free(err);
+        unlink(path);
+    }
 }
 
 /* ---- two serve processes, one Redis ---- */

@@ -85,6 +85,9 @@ static void check_fails(const char *text, const char *message, int exact) {
     "\"api_key\": \"k\"}, \"b\": {\"schema\": \"openai\", \"base_url\": "                          \
     "\"http://127.0.0.1:9/v1\", \"api_key\": \"k\"}}"
 
+/* A well-formed key hash (of no key in particular). */
+#define HASH64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 /* ================= config check ================= */
 
 TestSuite(cli_config_check, .init = setup_home, .fini = teardown_home, .timeout = 60);
@@ -178,6 +181,44 @@ Test(cli_config_check, impossible_values) {
                        "budgets[0].limit.per: must be minute, hour, day or month");
     assert_check_fails("{" OK_BACKENDS ", \"routes\": [{\"backends\": []}]}",
                        "routes[0].backends: must not be empty");
+}
+
+/* The policy keys of issue #13: routing and the gateway's direct access,
+ * keys' user, trust, models and routes; and serve's identity rule. */
+Test(cli_config_check, policy_keys) {
+    char path[300], want[1024];
+    write_config(
+        path, sizeof(path), "policy.json",
+        "{" OK_BACKENDS ", \"routing\": {\"allow_direct_backends\": false},\n"
+        " \"routes\": [{\"name\": \"chat\", \"backends\": [{\"backend\": \"a\"}]}],\n"
+        " \"budgets\": [{\"name\": \"u\", \"scope\": {\"user\": \"*\", \"route\": "
+        "[\"chat\", \"direct\"]}, \"cost\": \"requests\", \"limit\": {\"type\": \"window\", "
+        "\"per\": \"day\", \"max\": 9}}],\n"
+        " \"gateway\": {\"allow_direct_backends\": true, \"user_header\": \"x-user\", \"keys\": "
+        "[{\"sha256\": \"" HASH64 "\", \"user\": \"svc\", \"models\": [\"gpt-*\"], "
+        "\"routes\": [\"chat\", \"direct\"]},"
+        " {\"sha256\": \"" HASH64 "\", \"trusted_user_header\": true}]}}\n");
+    cli_result r = RUN("config", "check", path);
+    assert_exit(&r, 0);
+    snprintf(want, sizeof(want), "%s: ok\n", path);
+    cr_assert_str_eq(r.out, want, "stderr: %s", r.err);
+    result_free(&r);
+
+    assert_check_fails("{\"routing\": {\"allow_direct\": true}}",
+                       "routing: unknown key \"allow_direct\" (known: allow_direct_backends)");
+    assert_check_fails("{\"gateway\": {\"allow_direct_backends\": \"yes\"}}",
+                       "gateway.allow_direct_backends: must be true or false");
+    assert_check_fails("{\"gateway\": {\"keys\": [{\"sha256\": \"" HASH64 "\", "
+                       "\"routes\": [\"chat\"]}]}}",
+                       "gateway.keys[0].routes[0]: unknown route \"chat\" (a route's name, or "
+                       "\"direct\")");
+    /* user budgets with no key that can name a user: forgeable */
+    assert_check_fails_with("{\"gateway\": {\"user_header\": \"x-user\", \"keys\": "
+                            "[{\"sha256\": \"" HASH64 "\"}]}, \"budgets\": [{\"name\": \"u\", "
+                            "\"scope\": {\"user\": \"*\"}, \"cost\": \"requests\", "
+                            "\"limit\": {\"type\": \"window\", \"per\": \"day\", \"max\": 9}}]}",
+                            "budgets[0].scope.user: serve has no trusted user identity: no gateway "
+                            "key has \"user\" or \"trusted_user_header\": true");
 }
 
 Test(cli_config_check, malformed_json) {

@@ -685,8 +685,117 @@ Test(routing, header_routes) {
     expect_counts(2, 3, 1);
 }
 
+/* The routes of globs_first_match_and_no_route_fallback. */
+#define GLOB_ROUTES                                                                                \
+    "\"routes\": ["                                                                                \
+    "{\"match\": {\"model\": \"gpt-4o-mini\"}, \"backends\": "                                     \
+    "[{\"backend\": \"b\"}]},"                                                                     \
+    "{\"match\": {\"model\": \"gpt-*\"}, \"backends\": [{\"backend\": "                            \
+    "\"a\"}]},"                                                                                    \
+    "{\"match\": {\"model\": \"claude-?-[0-9]*\"}, \"backends\": "                                 \
+    "[{\"backend\": \"c\"}]},"                                                                     \
+    "{\"match\": {\"model\": \"gpt-4o\"}, \"backends\": [{\"backend\": "                           \
+    "\"c\"}]}]"
+
+/* With routes, a model no route matches is refused unless the config
+ * allows direct backend access: "backend/model" and the default backend
+ * are not a way around the routes. No backend is contacted. */
+Test(routing, with_routes_only_routed_models_are_served) {
+    client = make_client(NULL, ", \"default_backend\": \"b\", " GLOB_ROUTES NO_EJECTION);
+    const char *models[] = {"c/my-model", "a/gpt-4o", "llama-3", "nope/x"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        outcome o = call(client, AIGW_OP_CHAT, models[i]);
+        cr_expect_eq(o.st, AIGW_ENOBACKEND, "%s: %s", models[i], o.message);
+        cr_expect(strstr(o.message, "routing.allow_direct_backends") != NULL, "%s", o.message);
+        cr_expect_eq(o.info.attempts, 0);
+        outcome_free(&o);
+    }
+    expect_counts(0, 0, 0);
+    /* a routed model still is */
+    cr_expect_str_eq(chat_ok(client, "gpt-4o-mini"), "b");
+    aigw_client_free(client);
+    client = NULL;
+    /* false says so explicitly; a bad value is refused */
+    client = make_client(NULL, ", \"routing\": {\"allow_direct_backends\": false}, " GLOB_ROUTES);
+    outcome o = call(client, AIGW_OP_CHAT, "a/gpt-4o");
+    cr_expect_eq(o.st, AIGW_ENOBACKEND, "%s", o.message);
+    outcome_free(&o);
+    aigw_client *bad = NULL;
+    aigw_error *err = NULL;
+    cr_expect_eq(
+        aigw_client_new_from_string(
+            &bad, config_text(NULL, ", \"routing\": {\"allow_direct_backends\": 1}"), &err),
+        AIGW_ECONFIG);
+    cr_expect(strstr(aigw_error_message(err), "routing.allow_direct_backends: must be true or "
+                                              "false") != NULL,
+              "%s", aigw_error_message(err));
+    aigw_error_free(err);
+    err = NULL;
+    cr_expect_eq(aigw_client_new_from_string(
+                     &bad, config_text(NULL, ", \"routing\": {\"allow_direct\": true}"), &err),
+                 AIGW_ECONFIG);
+    cr_expect(strstr(aigw_error_message(err), "routing: unknown key") != NULL, "%s",
+              aigw_error_message(err));
+    aigw_error_free(err);
+    err = NULL;
+    /* "direct" is the route name of direct requests: no route may take it */
+    cr_expect_eq(aigw_client_new_from_string(
+                     &bad,
+                     config_text(NULL, ", \"routes\": [{\"name\": \"direct\", \"backends\": "
+                                       "[{\"backend\": \"a\"}]}]"),
+                     &err),
+                 AIGW_ECONFIG);
+    cr_expect(strstr(aigw_error_message(err), "routes[0].name: \"direct\" is reserved") != NULL,
+              "%s", aigw_error_message(err));
+    aigw_error_free(err);
+}
+
+/* A direct request for a backend and model a route would send there gets
+ * that route's retry (and name, for budgets); with no such route it is
+ * one attempt under the route name "direct". */
+Test(routing, a_direct_request_keeps_the_rules_of_its_route) {
+    client = make_client(NULL, ", \"routing\": {\"allow_direct_backends\": true}, \"routes\": ["
+                               "{\"name\": \"chat\", \"match\": {\"model\": \"gpt-*\"}, "
+                               "\"backends\": [{\"backend\": \"a\"}, {\"backend\": \"b\", "
+                               "\"model\": \"b-model\"}], " FAST_RETRY(
+                                   3) "}]" NO_EJECTION
+                                      ", \"budgets\": [{\"name\": \"per-route\", \"scope\": "
+                                      "{\"route\": \"*\"}, \"cost\": \"requests\", \"limit\": "
+                                      "{\"type\": \"window\", \"per\": \"day\", \"max\": 100}},"
+                                      "{\"name\": \"per-model\", \"scope\": {\"model\": \"*\"}, "
+                                      "\"cost\": \"requests\", \"limit\": {\"type\": \"window\", "
+                                      "\"per\": \"day\", \"max\": 100}}]");
+    aigw_test_sim_fault(SA, "status=503");
+    aigw_test_sim_fault(SB, "status=503");
+    /* a/gpt-4o: route "chat" would send gpt-4o to a: its 3 attempts */
+    outcome o = call(client, AIGW_OP_CHAT, "a/gpt-4o");
+    cr_expect_eq(o.st, AIGW_EUPSTREAM, "%s", o.message);
+    cr_expect_eq(o.info.attempts, 3);
+    outcome_free(&o);
+    /* b/b-model: the rewrite of route "chat" for b */
+    o = call(client, AIGW_OP_CHAT, "b/b-model");
+    cr_expect_eq(o.info.attempts, 3, "%s", o.message);
+    outcome_free(&o);
+    /* b/gpt-4o: "chat" sends b-model to b, not gpt-4o: no route, one attempt */
+    o = call(client, AIGW_OP_CHAT, "b/gpt-4o");
+    cr_expect_eq(o.info.attempts, 1, "%s", o.message);
+    outcome_free(&o);
+    expect_counts(3, 4, 0);
+    /* the budgets saw the route names and the model names after the prefix */
+    char *json = NULL;
+    aigw_error *err = NULL;
+    cr_assert_eq(aigw_budget_status(client, &json, &err), AIGW_OK);
+    cr_expect(strstr(json, "\"instance\":\"route=chat\"") != NULL, "%s", json);
+    cr_expect(strstr(json, "\"instance\":\"route=direct\"") != NULL, "%s", json);
+    cr_expect(strstr(json, "\"instance\":\"model=gpt-4o\"") != NULL, "%s", json);
+    cr_expect(strstr(json, "\"instance\":\"model=b-model\"") != NULL, "%s", json);
+    cr_expect(strstr(json, "model=a/") == NULL && strstr(json, "model=b/") == NULL, "%s", json);
+    aigw_free(json);
+}
+
 Test(routing, globs_first_match_and_no_route_fallback) {
-    client = make_client(NULL, ", \"default_backend\": \"b\", \"routes\": ["
+    client = make_client(NULL, ", \"routing\": {\"allow_direct_backends\": true}, "
+                               "\"default_backend\": \"b\", \"routes\": ["
                                "{\"match\": {\"model\": \"gpt-4o-mini\"}, \"backends\": "
                                "[{\"backend\": \"b\"}]},"
                                "{\"match\": {\"model\": \"gpt-*\"}, \"backends\": [{\"backend\": "

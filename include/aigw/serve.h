@@ -11,10 +11,13 @@
  *   GET  /metrics               Prometheus text (OpenTelemetry GenAI names)
  * Every request goes through the client's async API, so any backend the
  * client has serves any OpenAI-shaped client. Errors come back in OpenAI's
- * shape {"error":{"message","type","param","code"}}, with the HTTP status
- * of README's "HTTP status of errors" table: the caller's mistakes are
- * 4xx, rate limits and budgets 429, an upstream that failed, could not be
- * reached or answered nonsense 502, one that timed out 504.
+ * shape {"error":{"message","type","param","code"}} and never name a
+ * backend, with the HTTP status of README's "HTTP status of errors" table:
+ * the caller's mistakes are 4xx (a model the caller may not use, or that
+ * does not exist, is 404 model_not_found), rate limits and budgets 429, an
+ * upstream that failed, could not be reached or answered nonsense 502, one
+ * that timed out 504. Budgets scoped on users need a key with "user" or
+ * "trusted_user_header" (else AIGW_ECONFIG at start).
  *
  * The config's "gateway" section (validated strictly by aigw_server_start;
  * a mistake is AIGW_ECONFIG with its JSON path):
@@ -22,11 +25,19 @@
  *   "workers": N                     1..1024, default the number of cores
  *   "shutdown_timeout_ms": N         graceful shutdown deadline, default 30000
  *   "keys": [{"sha256": "<64 hex digits: SHA-256 of the key>",
- *             "name": "ci", "team": "platform"}, ...]
+ *             "name": "ci", "team": "platform",
+ *             "user": "svc",                 its requests' user (budgets)
+ *             "trusted_user_header": false,  true: user_header / "user" names it
+ *             "models": ["gpt-4o*"],         fnmatch globs it may ask for
+ *             "routes": ["chat", "direct"]}, ...]   routes it may use
  *                                    clients send "Authorization: Bearer KEY"
  *                                    or "x-api-key: KEY"; no keys: open,
  *                                    and then loopback addresses only
  *   "allow_open": true               no keys on any address (default false)
+ *   "user_header": "x-user-id"       names the user, for trusted keys only
+ *   "allow_direct_backends": false   "backend/model" past the routes (default:
+ *                                    routing.allow_direct_backends, which is
+ *                                    false when the config has routes)
  *   "limits": {"max_body_bytes", "max_header_bytes", "max_headers",
  *              "max_connections", "header_timeout_ms", "request_timeout_ms",
  *              "idle_timeout_ms", "send_timeout_ms"}   positive integers

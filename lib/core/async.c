@@ -693,8 +693,9 @@ static aigw_status prepare_attempt(aigw_request *r) {
  * it takes). */
 static aigw_status start(aigw_client *client, uv_loop_t *loop, aigw__op op,
                          const char *request_json, json_object *parsed,
-                         const aigw_call_options *opts, aigw_async_chunk_cb on_chunk,
-                         aigw_done_cb done, void *user, aigw_request **request, aigw_error **err) {
+                         const aigw_call_options *opts, const aigw__call_access *access,
+                         aigw_async_chunk_cb on_chunk, aigw_done_cb done, void *user,
+                         aigw_request **request, aigw_error **err) {
     if (request)
         *request = NULL;
     if (!client || !loop || !(request_json || parsed) || !done ||
@@ -730,7 +731,7 @@ static aigw_status start(aigw_client *client, uv_loop_t *loop, aigw__op op,
     }
     if (st)
         goto fail;
-    if ((st = aigw__policy_begin(&r->policy, client, &r->call, opts, &r->err)) ||
+    if ((st = aigw__policy_begin(&r->policy, client, &r->call, opts, access, &r->err)) ||
         (st = engine_get(client, loop, &r->eng, &r->err))) {
         aigw__policy_end(&r->policy, &r->call, st, &r->err);
         goto fail;
@@ -793,35 +794,37 @@ aigw_status aigw_call_async(aigw_client *client, uv_loop_t *loop, aigw_op op,
     default:
         return aigw__error_set(err, AIGW_EINVAL, "aigw_call_async: unknown op %d", (int)op);
     }
-    return start(client, loop, iop, request_json, NULL, opts, on_chunk, done, user, request, err);
+    return start(client, loop, iop, request_json, NULL, opts, NULL, on_chunk, done, user, request,
+                 err);
 }
 
 aigw_status aigw__call_async_parsed(aigw_client *client, uv_loop_t *loop, aigw__op op,
                                     json_object *request, const aigw_call_options *opts,
-                                    aigw_async_chunk_cb on_chunk, aigw_done_cb done, void *user,
-                                    aigw_request **out, aigw_error **err) {
-    return start(client, loop, op, NULL, request, opts, on_chunk, done, user, out, err);
+                                    const aigw__call_access *access, aigw_async_chunk_cb on_chunk,
+                                    aigw_done_cb done, void *user, aigw_request **out,
+                                    aigw_error **err) {
+    return start(client, loop, op, NULL, request, opts, access, on_chunk, done, user, out, err);
 }
 
 aigw_status aigw_chat_async(aigw_client *client, uv_loop_t *loop, const char *request_json,
                             aigw_done_cb done, void *user, aigw_request **request,
                             aigw_error **err) {
-    return start(client, loop, AIGW__OP_CHAT, request_json, NULL, NULL, NULL, done, user, request,
-                 err);
+    return start(client, loop, AIGW__OP_CHAT, request_json, NULL, NULL, NULL, NULL, done, user,
+                 request, err);
 }
 
 aigw_status aigw_chat_stream_async(aigw_client *client, uv_loop_t *loop, const char *request_json,
                                    aigw_async_chunk_cb on_chunk, aigw_done_cb done, void *user,
                                    aigw_request **request, aigw_error **err) {
-    return start(client, loop, AIGW__OP_CHAT_STREAM, request_json, NULL, NULL, on_chunk, done, user,
-                 request, err);
+    return start(client, loop, AIGW__OP_CHAT_STREAM, request_json, NULL, NULL, NULL, on_chunk, done,
+                 user, request, err);
 }
 
 aigw_status aigw_embed_async(aigw_client *client, uv_loop_t *loop, const char *request_json,
                              aigw_done_cb done, void *user, aigw_request **request,
                              aigw_error **err) {
-    return start(client, loop, AIGW__OP_EMBED, request_json, NULL, NULL, NULL, done, user, request,
-                 err);
+    return start(client, loop, AIGW__OP_EMBED, request_json, NULL, NULL, NULL, NULL, done, user,
+                 request, err);
 }
 
 void aigw_request_cancel(aigw_request *r) {

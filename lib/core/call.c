@@ -138,7 +138,7 @@ aigw_status aigw_call(aigw_client *client, aigw_op op, const char *request_json,
     }
     delivery d = {on_chunk, user, &policy};
     aigw__chunk_sink sink = {deliver, &d};
-    st = aigw__policy_begin(&policy, client, &call, opts, &e);
+    st = aigw__policy_begin(&policy, client, &call, opts, NULL, &e);
     if (!st)
         st = aigw__policy_reserve(&policy, &e);
     while (!st && !(st = aigw__policy_next(&policy, &call, &e))) {

@@ -3,6 +3,7 @@
  * attempts (see call_policy.h). */
 #include "core/call_policy.h"
 
+#include <fnmatch.h>
 #include <string.h>
 #include <strings.h>
 
@@ -99,10 +100,64 @@ static void fill_refusal(aigw__call_policy *p, const aigw__account_refusal *r) {
     rl->retry_after_seconds = (double)r->retry_after;
 }
 
+/* ---- access ---- */
+
+int aigw__direct_allowed(const aigw_client *client, const aigw__call_access *access) {
+    int rule = access && access->direct ? (int)access->direct : client->direct_rule;
+    if (rule == AIGW__DIRECT_ALLOW)
+        return 1;
+    if (rule == AIGW__DIRECT_DENY)
+        return 0;
+    return client->routes.n == 0; /* with routes, only routed models by default */
+}
+
+int aigw__access_allows(const aigw__call_access *access, const char *model, const char *route) {
+    if (!access)
+        return 1;
+    if (access->models) {
+        size_t i = 0;
+        while (i < access->n_models && !(model && fnmatch(access->models[i], model, 0) == 0))
+            i++;
+        if (i == access->n_models)
+            return 0;
+    }
+    if (access->routes) {
+        size_t i = 0;
+        while (i < access->n_routes && !(route && strcmp(access->routes[i], route) == 0))
+            i++;
+        if (i == access->n_routes)
+            return 0;
+    }
+    return 1;
+}
+
+const char *aigw__access_route_of(const aigw_client *client, const aigw__call_access *access,
+                                  const char *model) {
+    const aigw__route *r = aigw__routes_match(&client->routes, model, NULL, NULL);
+    if (r)
+        return r->name;
+    if (!aigw__direct_allowed(client, access))
+        return NULL;
+    const aigw__backend *b = NULL;
+    const char *upstream = NULL;
+    if (aigw__route_direct(client, model, &b, &upstream, NULL) != AIGW_OK)
+        return NULL;
+    r = aigw__routes_pin(&client->routes, b->name, upstream, NULL, NULL);
+    return r ? r->name : AIGW__DIRECT_ROUTE;
+}
+
+/* The caller may not use the model: the same answer as a model that does
+ * not exist, so the refusal says nothing about what the config holds. */
+static aigw_status refuse_access(const aigw__call_policy *p, aigw_error **err) {
+    return aigw__error_set(err, AIGW_ENOBACKEND, "model \"%s\" is not allowed for this caller",
+                           p->requested);
+}
+
 /* ---- begin ---- */
 
 aigw_status aigw__policy_begin(aigw__call_policy *p, aigw_client *client, aigw__call *call,
-                               const aigw_call_options *opts, aigw_error **err) {
+                               const aigw_call_options *opts, const aigw__call_access *access,
+                               aigw_error **err) {
     memset(p, 0, sizeof *p);
     p->client = client;
     p->log = (aigw__attempt_log)AIGW__ATTEMPT_LOG_INIT;
@@ -118,7 +173,8 @@ aigw_status aigw__policy_begin(aigw__call_policy *p, aigw_client *client, aigw__
     p->requested = aigw__json_get_string(call->request, "model");
     const char *user = opts && opts->user ? opts->user : NULL;
     json_object *u;
-    if (!user && json_object_object_get_ex(call->request, "user", &u) &&
+    if (!user && !(access && access->user_given) &&
+        json_object_object_get_ex(call->request, "user", &u) &&
         json_object_is_type(u, json_type_string) && json_object_get_string_len(u) > 0)
         user = json_object_get_string(u);
     aigw_status st = copy_inputs(p, opts, user, err);
@@ -128,6 +184,9 @@ aigw_status aigw__policy_begin(aigw__call_policy *p, aigw_client *client, aigw__
     if (client->routes.n)
         p->route = aigw__routes_match(&client->routes, p->requested, header_lookup, p);
     if (p->route) {
+        p->route_name = p->route->name;
+        if (!aigw__access_allows(access, p->requested, p->route_name))
+            return refuse_access(p, err);
         size_t n = p->route->n_backends;
         p->plan = n <= AIGW__POLICY_INLINE_PLAN ? p->plan_inline : aigw__calloc(n, sizeof *p->plan);
         if (!p->plan)
@@ -137,9 +196,29 @@ aigw_status aigw__policy_begin(aigw__call_policy *p, aigw_client *client, aigw__
         p->max_attempts = p->retry.attempts;
         p->id.v[AIGW__SCOPE_ROUTE] = p->route->name;
     } else {
+        if (!p->requested)
+            return aigw__error_set(err, AIGW_EBADREQUEST, "the request has no \"model\"");
+        if (!aigw__direct_allowed(client, access))
+            return aigw__error_set(err, AIGW_ENOBACKEND,
+                                   "model \"%s\" matches no route, and direct backend access is "
+                                   "off (routing.allow_direct_backends)",
+                                   p->requested);
         if ((st = aigw__route_direct(client, p->requested, &p->direct, &p->direct_model, err)))
             return st;
-        p->retry.attempts = p->max_attempts = 1;
+        /* Whatever a route would apply to this backend and model applies. */
+        const aigw__route *pin =
+            aigw__routes_pin(&client->routes, p->direct->name, p->direct_model, header_lookup, p);
+        p->route_name = pin ? pin->name : AIGW__DIRECT_ROUTE;
+        if (!aigw__access_allows(access, p->requested, p->route_name))
+            return refuse_access(p, err);
+        if (pin) {
+            p->retry = pin->retry;
+        } else {
+            p->retry.attempts = 1;
+        }
+        p->max_attempts = p->retry.attempts;
+        p->id.v[AIGW__SCOPE_ROUTE] = p->route_name;
+        p->id.v[AIGW__SCOPE_MODEL] = p->direct_model;
     }
 
     if (client->accountant)
@@ -184,7 +263,7 @@ static aigw_status no_attempt(aigw__call_policy *p, aigw_error **err) {
         return st;
     }
     return aigw__error_set(err, AIGW_ENOBACKEND, "route \"%s\": no backend could be tried",
-                           p->route ? p->route->name : "-");
+                           p->route_name ? p->route_name : "-");
 }
 
 aigw_status aigw__policy_next(aigw__call_policy *p, aigw__call *call, aigw_error **err) {
@@ -346,7 +425,7 @@ aigw_status aigw__policy_end(aigw__call_policy *p, aigw__call *call, aigw_status
                            aigw__attempt_log_text(&p->log));
     aigw__log(&p->client->logger, st ? AIGW_LOG_WARN : AIGW_LOG_DEBUG,
               "%s route=%s backend=%s model=%s attempts=%u status=%s %.3f ms",
-              aigw__op_name(call->op), p->route ? p->route->name : "-",
+              aigw__op_name(call->op), p->route_name ? p->route_name : "-",
               call->backend ? call->backend->name : "-", call->model ? call->model : "-",
               p->attempts, aigw_status_name(st), aigw__elapsed_ms(&p->start));
     aigw__policy_free(p);

@@ -19,6 +19,7 @@
 #include "account/accountant.h"
 #include "adapters/adapter.h"
 #include "aigw/call.h"
+#include "core/call_access.h"
 #include "core/client_internal.h"
 #include "router/health.h"
 #include "router/retry.h"
@@ -36,6 +37,7 @@ typedef struct aigw__call_policy {
     const aigw__route *route;    /* NULL: "provider/model" or the default backend */
     const aigw__backend *direct; /* without a route */
     const char *direct_model;
+    const char *route_name; /* route's, or the route a direct request is pinned to, or "direct" */
     aigw__plan_entry *plan;
     aigw__plan_entry plan_inline[AIGW__POLICY_INLINE_PLAN];
     size_t n_plan, next, skipped;
@@ -54,11 +56,18 @@ typedef struct aigw__call_policy {
     aigw_call_info *info;
 } aigw__call_policy;
 
-/* Identity (opts, else the request's "user"), the route and its plan, the
- * estimate. On failure (no backend) *err is set; call aigw__policy_end
- * either way. */
+/* Identity (opts, else the request's "user" unless access->user_given),
+ * the route and its plan, the estimate. A model no route matches goes to
+ * its backend directly only when aigw__direct_allowed(); it then carries
+ * the route it is pinned to (aigw__routes_pin: that route's retry and
+ * timeouts apply) or the route name "direct", and the model name after the
+ * "backend/" prefix for budgets. AIGW_ENOBACKEND when the model cannot be
+ * served to this caller (no route, direct access off, outside `access`).
+ * On failure *err is set; call aigw__policy_end either way. `access` may
+ * be NULL (library calls). */
 aigw_status aigw__policy_begin(aigw__call_policy *p, aigw_client *client, aigw__call *call,
-                               const aigw_call_options *opts, aigw_error **err);
+                               const aigw_call_options *opts, const aigw__call_access *access,
+                               aigw_error **err);
 
 /* The call-level reservation in every budget that applies (AIGW_EBUDGET
  * when one lacks room), and the rate-limit info. May block on a remote

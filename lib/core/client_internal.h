@@ -22,8 +22,10 @@ struct aigw_client {
     aigw__logger logger;
     aigw__cred_context cred_ctx; /* what credential loaders may use */
     struct aigw__transport *transport;
-    json_object *gateway;                /* the config's "gateway" section for serve, or NULL */
-    aigw__routes routes;                 /* the config's "routes" (may be empty) */
+    json_object *gateway; /* the config's "gateway" section for serve, or NULL */
+    aigw__routes routes;  /* the config's "routes" (may be empty) */
+    int direct_rule; /* routing.allow_direct_backends: 0 unset, 1 true, 2 false (aigw__direct_rule)
+                      */
     struct aigw__health *health;         /* outlier ejection of the routes' backends */
     struct aigw__accountant *accountant; /* NULL without "budgets" */
     const char *store_type;              /* "memory" or "redis" */

@@ -306,7 +306,8 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
             json_object_put(client->gateway);
             client->gateway = json_object_get(val);
         } else if (strcmp(key, "routes") == 0 || strcmp(key, "outlier_ejection") == 0 ||
-                   strcmp(key, "budgets") == 0 || strcmp(key, "accounting") == 0) {
+                   strcmp(key, "budgets") == 0 || strcmp(key, "accounting") == 0 ||
+                   strcmp(key, "routing") == 0) {
             /* loaded once the backends are known: aigw__config_load_policy */
         } else if (strcmp(key, "default_backend") == 0) {
             if (!json_object_is_type(val, json_type_string))
@@ -320,7 +321,7 @@ aigw_status aigw__config_load(aigw_client *client, json_object *config, aigw_err
             return aigw__error_set(err, AIGW_ECONFIG,
                                    "config: unknown key \"%s\" (known: accounting, backends, "
                                    "budgets, credentials, default_backend, env_defaults, gateway, "
-                                   "outlier_ejection, routes)",
+                                   "outlier_ejection, routes, routing)",
                                    key);
         }
     }

@@ -182,7 +182,7 @@ static aigw_status load_budgets(aigw_client *client, json_object *budgets, json_
             size_t k = 0;
             while (k < client->routes.n && strcmp(client->routes.routes[k].name, ro->values[j]))
                 k++;
-            if (k == client->routes.n)
+            if (k == client->routes.n && strcmp(ro->values[j], "direct") != 0)
                 st = aigw__error_set(err, AIGW_ECONFIG,
                                      "budgets[%zu].scope.route: unknown route \"%s\"", i,
                                      ro->values[j]);
@@ -201,8 +201,30 @@ static aigw_status load_budgets(aigw_client *client, json_object *budgets, json_
     return AIGW_OK;
 }
 
+/* "routing": {"allow_direct_backends": bool}. */
+static aigw_status load_routing(aigw_client *client, json_object *conf, aigw_error **err) {
+    client->direct_rule = 0;
+    if (!conf)
+        return AIGW_OK;
+    if (!json_object_is_type(conf, json_type_object))
+        return aigw__error_set(err, AIGW_ECONFIG, "routing: must be an object");
+    aigw_status st = aigw__json_check_keys(conf, "routing", "allow_direct_backends", err);
+    if (st)
+        return st;
+    json_object *v;
+    if (json_object_object_get_ex(conf, "allow_direct_backends", &v)) {
+        if (!json_object_is_type(v, json_type_boolean))
+            return aigw__error_set(err, AIGW_ECONFIG,
+                                   "routing.allow_direct_backends: must be true or false");
+        client->direct_rule = json_object_get_boolean(v) ? 1 : 2;
+    }
+    return AIGW_OK;
+}
+
 aigw_status aigw__config_load_policy(aigw_client *client, json_object *config, aigw_error **err) {
     aigw_status st = load_routes(client, aigw__json_get(config, "routes"), err);
+    if (!st)
+        st = load_routing(client, aigw__json_get(config, "routing"), err);
     if (!st)
         st = load_health(client, aigw__json_get(config, "outlier_ejection"), err);
     if (!st)

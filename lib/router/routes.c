@@ -6,6 +6,15 @@
 #include <string.h>
 #include <time.h>
 
+static int headers_match(const aigw__route *r, aigw__header_lookup_fn lookup, void *lookup_ctx) {
+    for (size_t j = 0; j < r->n_headers; j++) {
+        const char *v = lookup ? lookup(lookup_ctx, r->headers[j].name) : NULL;
+        if (!v || strcmp(v, r->headers[j].value) != 0)
+            return 0;
+    }
+    return 1;
+}
+
 const aigw__route *aigw__routes_match(const aigw__routes *routes, const char *model,
                                       aigw__header_lookup_fn lookup, void *lookup_ctx) {
     if (!routes || !model)
@@ -14,14 +23,28 @@ const aigw__route *aigw__routes_match(const aigw__routes *routes, const char *mo
         const aigw__route *r = &routes->routes[i];
         if (r->model_glob && fnmatch(r->model_glob, model, 0) != 0)
             continue;
-        size_t j = 0;
-        for (; j < r->n_headers; j++) {
-            const char *v = lookup ? lookup(lookup_ctx, r->headers[j].name) : NULL;
-            if (!v || strcmp(v, r->headers[j].value) != 0)
-                break;
-        }
-        if (j == r->n_headers)
+        if (headers_match(r, lookup, lookup_ctx))
             return r;
+    }
+    return NULL;
+}
+
+const aigw__route *aigw__routes_pin(const aigw__routes *routes, const char *backend,
+                                    const char *model, aigw__header_lookup_fn lookup,
+                                    void *lookup_ctx) {
+    if (!routes || !backend || !model)
+        return NULL;
+    for (size_t i = 0; i < routes->n; i++) {
+        const aigw__route *r = &routes->routes[i];
+        int glob_ok = !r->model_glob || fnmatch(r->model_glob, model, 0) == 0;
+        for (size_t j = 0; j < r->n_backends; j++) {
+            const aigw__route_backend *t = &r->backends[j];
+            if (strcmp(t->backend, backend) != 0)
+                continue;
+            if ((t->model ? strcmp(t->model, model) == 0 : glob_ok) &&
+                headers_match(r, lookup, lookup_ctx))
+                return r;
+        }
     }
     return NULL;
 }

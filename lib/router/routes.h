@@ -20,6 +20,16 @@ typedef const char *(*aigw__header_lookup_fn)(void *ctx, const char *name);
 const aigw__route *aigw__routes_match(const aigw__routes *routes, const char *model,
                                       aigw__header_lookup_fn lookup, void *lookup_ctx);
 
+/* The route a direct request for `model` on backend `backend` is pinned
+ * to: the first route (headers matching as above) that would itself send
+ * `model` to `backend` — it lists `backend` with that model as its rewrite,
+ * or with no rewrite and its model glob matches `model`. NULL if none.
+ * That route's retry and timeouts (and its name, for budgets) then apply
+ * to the direct request. */
+const aigw__route *aigw__routes_pin(const aigw__routes *routes, const char *backend,
+                                    const char *model, aigw__header_lookup_fn lookup,
+                                    void *lookup_ctx);
+
 /* The model names the routes serve, for /v1/models: each route's model
  * pattern that is a plain name (no '*', '?', '[' or '\\'), first
  * occurrence only, in route order, into out[0..cap); returns how many

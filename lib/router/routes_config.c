@@ -316,6 +316,11 @@ static aigw_status load_route(json_object *rj, const char *path, const aigw__rou
     if (v) {
         if (!json_object_is_type(v, json_type_string) || !*json_object_get_string(v))
             return aigw__error_set(err, AIGW_ECONFIG, "%s.name: must be a non-empty string", path);
+        if (strcmp(json_object_get_string(v), "direct") == 0)
+            return aigw__error_set(err, AIGW_ECONFIG,
+                                   "%s.name: \"direct\" is reserved (the route name of direct "
+                                   "backend requests no route covers)",
+                                   path);
         r->name = aigw__strdup(json_object_get_string(v));
     } else {
         r->name = aigw__strdup(path);

@@ -50,6 +50,8 @@ static aigw_status snapshot_new(aigw_server *s, aigw_client *client, int owned,
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     }
     aigw_status st = aigw__gw_config_load(&snap->cfg, client->gateway, err);
+    if (!st && (st = aigw__gw_config_check_client(&snap->cfg, client, err)))
+        aigw__gw_config_free(&snap->cfg);
     if (st) {
         aigw__free(snap->inflight);
         aigw__free(snap->retired);

@@ -21,7 +21,14 @@
 typedef struct aigw__gw_key {
     unsigned char sha256[32];
     char *name;
-    char *team; /* may be NULL */
+    char *team;              /* may be NULL */
+    char *user;              /* the user its requests are (budgets, logs); may be NULL */
+    int trusted_user_header; /* the user header / "user" field names the user */
+    char **models;           /* fnmatch globs of the models it may use; NULL: any */
+    size_t n_models;
+    char **routes; /* the routes it may use ("direct" included); NULL: any */
+    size_t n_routes;
+    atomic_int user_ignored_logged; /* its user header/field was ignored: said once */
 } aigw__gw_key;
 
 typedef struct aigw__gw_config {
@@ -34,10 +41,17 @@ typedef struct aigw__gw_config {
     aigw__http_server_options limits;
     char *user_header; /* the header naming the user (budgets, logs), or NULL */
     int allow_open;    /* gateway.allow_open: no keys on a public address is fine */
+    int direct_rule;   /* allow_direct_backends: 0 unset (routing's rule), 1 true, 2 false */
+    atomic_int user_ignored_logged; /* open gateway: a user header/field was ignored */
 } aigw__gw_config;
 
 /* Parses and validates gw (may be NULL: all defaults) into cfg. */
 aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_error **err);
+/* What the gateway section needs of the rest of the config: the routes its
+ * keys name exist, and budgets scoped on users have a trusted source of
+ * users (a key with "user" or "trusted_user_header": true). */
+aigw_status aigw__gw_config_check_client(const aigw__gw_config *cfg, aigw_client *client,
+                                         aigw_error **err);
 void aigw__gw_config_free(aigw__gw_config *cfg);
 /* 1 when HOST (as parsed from "listen") is a loopback address: 127.0.0.0/8,
  * ::1 (also IPv4-mapped 127.x) or "localhost"; 0 for anything else. */

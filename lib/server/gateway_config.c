@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "account/accountant.h"
 #include "aigw/call.h"
 #include "core/alloc.h"
+#include "core/call_access.h"
 #include "core/client_internal.h"
 #include "core/errors.h"
 #include "server/gateway.h"
@@ -109,6 +111,26 @@ static aigw_status get_str(json_object *v, const char *path, char **out, aigw_er
     return AIGW_OK;
 }
 
+/* A non-empty array of non-empty strings into *out (n strings). */
+static aigw_status get_str_list(json_object *v, const char *path, char ***out, size_t *n,
+                                aigw_error **err) {
+    if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0)
+        return aigw__error_set(err, AIGW_ECONFIG, "%s: must be a non-empty array of strings", path);
+    size_t count = json_object_array_length(v);
+    if (!(*out = aigw__calloc(count, sizeof **out)))
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        json_object *e = json_object_array_get_idx(v, i);
+        if (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) == 0)
+            return aigw__error_set(err, AIGW_ECONFIG, "%s[%zu]: must be a non-empty string", path,
+                                   i);
+        if (!((*out)[i] = aigw__strdup(json_object_get_string(e))))
+            return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+        *n = i + 1;
+    }
+    return AIGW_OK;
+}
+
 static aigw_status load_key(aigw__gw_key *k, json_object *o, size_t i, aigw_error **err) {
     char path[96];
     aigw_status st;
@@ -135,11 +157,24 @@ static aigw_status load_key(aigw__gw_key *k, json_object *o, size_t i, aigw_erro
         } else if (strcmp(key, "team") == 0) {
             if ((st = get_str(val, path, &k->team, err)) != AIGW_OK)
                 return st;
+        } else if (strcmp(key, "user") == 0) {
+            if ((st = get_str(val, path, &k->user, err)) != AIGW_OK)
+                return st;
+        } else if (strcmp(key, "trusted_user_header") == 0) {
+            if (!json_object_is_type(val, json_type_boolean))
+                return aigw__error_set(err, AIGW_ECONFIG, "%s: must be true or false", path);
+            k->trusted_user_header = json_object_get_boolean(val);
+        } else if (strcmp(key, "models") == 0) {
+            if ((st = get_str_list(val, path, &k->models, &k->n_models, err)) != AIGW_OK)
+                return st;
+        } else if (strcmp(key, "routes") == 0) {
+            if ((st = get_str_list(val, path, &k->routes, &k->n_routes, err)) != AIGW_OK)
+                return st;
         } else {
             return aigw__error_set(err, AIGW_ECONFIG,
-                                   "gateway.keys[%zu]: unknown key \"%s\" (known: sha256, name, "
-                                   "team)",
-                                   i, key);
+                                   "%s: unknown key \"%s\" (known: sha256, name, team, user, "
+                                   "trusted_user_header, models, routes)",
+                                   path, key);
         }
     }
     if (!have_hash)
@@ -270,10 +305,17 @@ aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_err
                                      "gateway.user_header: must be a header name");
             else if (!(cfg->user_header = aigw__strdup(h)))
                 st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+        } else if (strcmp(key, "allow_direct_backends") == 0) {
+            if (!json_object_is_type(val, json_type_boolean))
+                st = aigw__error_set(err, AIGW_ECONFIG,
+                                     "gateway.allow_direct_backends: must be true or false");
+            else
+                cfg->direct_rule = json_object_get_boolean(val) ? 1 : 2;
         } else {
             st = aigw__error_set(err, AIGW_ECONFIG,
                                  "gateway: unknown key \"%s\" (known: listen, workers, "
-                                 "shutdown_timeout_ms, keys, allow_open, limits, user_header)",
+                                 "shutdown_timeout_ms, keys, allow_open, limits, user_header, "
+                                 "allow_direct_backends)",
                                  key);
         }
         if (st != AIGW_OK)
@@ -285,16 +327,59 @@ out:
     return st;
 }
 
+static void free_list(char **list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        aigw__free(list[i]);
+    aigw__free(list);
+}
+
 void aigw__gw_config_free(aigw__gw_config *cfg) {
     for (size_t i = 0; i < cfg->n_keys; i++) {
         aigw__free(cfg->keys[i].name);
         aigw__free(cfg->keys[i].team);
+        aigw__free(cfg->keys[i].user);
+        free_list(cfg->keys[i].models, cfg->keys[i].n_models);
+        free_list(cfg->keys[i].routes, cfg->keys[i].n_routes);
     }
     aigw__free(cfg->keys);
     aigw__free(cfg->host);
     aigw__free(cfg->user_header);
     memset(cfg, 0, sizeof(*cfg));
     cfg->port = -1;
+}
+
+aigw_status aigw__gw_config_check_client(const aigw__gw_config *cfg, aigw_client *client,
+                                         aigw_error **err) {
+    int trusted_user = 0;
+    for (size_t i = 0; i < cfg->n_keys; i++) {
+        const aigw__gw_key *k = &cfg->keys[i];
+        trusted_user |= k->user || k->trusted_user_header;
+        for (size_t j = 0; j < k->n_routes; j++) {
+            size_t r = 0;
+            while (r < client->routes.n && strcmp(client->routes.routes[r].name, k->routes[j]))
+                r++;
+            if (r == client->routes.n && strcmp(k->routes[j], AIGW__DIRECT_ROUTE) != 0)
+                return aigw__error_set(err, AIGW_ECONFIG,
+                                       "gateway.keys[%zu].routes[%zu]: unknown route \"%s\" "
+                                       "(a route's name, or \"direct\")",
+                                       i, j, k->routes[j]);
+        }
+    }
+    if (trusted_user || !client->accountant)
+        return AIGW_OK;
+    /* Users named by the request itself would each get a fresh quota. */
+    const aigw__budget_set *set = aigw__accountant_budgets(client->accountant);
+    for (size_t i = 0; i < set->n; i++)
+        if (set->items[i].scope[AIGW__SCOPE_USER].mode != AIGW__SCOPE_ANY)
+            return aigw__error_set(
+                err, AIGW_ECONFIG,
+                "budgets[%zu].scope.user: serve has no trusted user identity: %s; give a key "
+                "\"user\" or \"trusted_user_header\": true (gateway.keys[].*), or the budget "
+                "would count whatever user each client names",
+                set->items[i].index,
+                cfg->n_keys ? "no gateway key has \"user\" or \"trusted_user_header\": true"
+                            : "no gateway keys (gateway.keys): every client is anonymous");
+    return AIGW_OK;
 }
 
 aigw_status aigw_config_check(const char *path, aigw_error **err) {
@@ -306,8 +391,12 @@ aigw_status aigw_config_check(const char *path, aigw_error **err) {
         return st;
     aigw__gw_config cfg;
     st = aigw__gw_config_load(&cfg, client->gateway, err);
-    if (!st)
+    if (!st) {
+        /* serve's rules for the rest of the config, when it has a gateway */
+        if (client->gateway)
+            st = aigw__gw_config_check_client(&cfg, client, err);
         aigw__gw_config_free(&cfg);
+    }
     aigw_client_free(client);
     return st;
 }

@@ -4,6 +4,7 @@
  * call goes through the async API on the worker's loop; the client's own
  * Authorization is never forwarded (the library builds each upstream
  * request from the backend's credentials). */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,7 @@ typedef struct gw_req {
     char method[8];
     char remote[48];
     char backend[64];
+    char model[256]; /* the model the client asked for (for its errors) */
     uint64_t start_ns;
     int stream, started, include_usage, gone;
     int status;          /* sent */
@@ -174,6 +176,73 @@ static void add_ratelimit_headers(gw_req *r) {
     aigw__http_response_header(r->res, "x-ratelimit-reset-tokens", v);
 }
 
+/* Whether `at` starts backend `name` (quoted, or followed by what ends a
+ * word); *len gets the length to replace. */
+static int names_backend(const char *at, const char *name, size_t *len) {
+    size_t n = strlen(name);
+    if (at[0] == '"' && strncmp(at + 1, name, n) == 0 && at[n + 1] == '"') {
+        *len = n + 2;
+        return 1;
+    }
+    if (strncmp(at, name, n) == 0 && (!at[n] || strchr(" :,;)", at[n]))) {
+        *len = n;
+        return 1;
+    }
+    return 0;
+}
+
+/* The library's message with every `backend NAME` / `backend "NAME"` of a
+ * configured backend turned into `upstream`, into *out. 1 when changed. */
+static int scrub_backends(const aigw_client *c, const char *msg, aigw__buf *out) {
+    int changed = 0;
+    for (const char *p = msg; *p;) {
+        const char *hit = strstr(p, "backend ");
+        if (!hit) {
+            aigw__buf_puts(out, p);
+            break;
+        }
+        const char *after = hit + 8;
+        size_t len = 0, i = 0;
+        while (i < c->n_backends && !names_backend(after, c->backends[i].name, &len))
+            i++;
+        if (i == c->n_backends) {
+            aigw__buf_append(out, p, (size_t)(after - p));
+            p = after;
+            continue;
+        }
+        aigw__buf_append(out, p, (size_t)(hit - p));
+        aigw__buf_puts(out, "upstream");
+        p = after + len;
+        changed = 1;
+    }
+    return changed;
+}
+
+/* What a client may see of a failure: never the config's backend names
+ * (their list, or one of them). A model that cannot be served to this
+ * caller is OpenAI's model_not_found, the same whether it does not exist,
+ * is outside the key's models, or is a backend the routes do not allow;
+ * other messages keep their text with backend names replaced. The detail
+ * goes to the log. NULL: err can be sent as it is. */
+static aigw_error *public_error(gw_req *r, aigw_status st, const aigw_error *err) {
+    aigw_client *c = r->snap->client;
+    aigw_error *out = NULL;
+    if (st == AIGW_ENOBACKEND) {
+        aigw__log(&c->logger, AIGW_LOG_INFO, "gateway: key %s: %s", r->key ? r->key->name : "-",
+                  aigw_error_message(err));
+        aigw__error_set(&out, AIGW_ENOBACKEND,
+                        "The model '%s' does not exist or you do not have access to it.", r->model);
+        return out;
+    }
+    aigw__buf b = AIGW__BUF_INIT;
+    if (scrub_backends(c, aigw_error_message(err), &b)) {
+        aigw__log(&c->logger, AIGW_LOG_WARN, "gateway: %s", aigw_error_message(err));
+        aigw__error_set(&out, st, "%s", b.data ? b.data : "upstream error");
+    }
+    aigw__buf_free(&b);
+    return out;
+}
+
 static void send_aigw_error(gw_req *r, aigw_status st, const aigw_error *err) {
     r->status = http_status_for(st, err);
     add_ratelimit_headers(r);
@@ -182,17 +251,20 @@ static void send_aigw_error(gw_req *r, aigw_status st, const aigw_error *err) {
         snprintf(v, sizeof v, "%.0f", r->info.ratelimit.retry_after_seconds);
         aigw__http_response_header(r->res, "Retry-After", v);
     }
+    aigw_error *shown = public_error(r, st, err);
     record(r);
     if (st == AIGW_EAUTH || st == AIGW_EPERMISSION) {
         /* The upstream refused the gateway's credentials, not the
          * client's key: no authentication_error the client would take
          * for its own. */
-        aigw__http_response_send_error(r->res, r->status, "server_error", aigw_error_message(err),
-                                       NULL, "upstream_auth_failed");
+        aigw__http_response_send_error(r->res, r->status, "server_error",
+                                       aigw_error_message(shown ? shown : err), NULL,
+                                       "upstream_auth_failed");
     } else {
-        const char *json = aigw_error_json(err);
+        const char *json = aigw_error_json(shown ? shown : err);
         aigw__http_response_send(r->res, r->status, "application/json", json, strlen(json));
     }
+    aigw_error_free(shown);
     finish(r);
 }
 
@@ -220,10 +292,13 @@ static void on_done(aigw_status st, const char *response_json, const aigw_error 
     if (r->stream && r->started) {
         aigw__buf b = AIGW__BUF_INIT;
         record(r);
-        if (st == AIGW_OK)
+        if (st == AIGW_OK) {
             aigw__buf_puts(&b, "data: [DONE]\n\n");
-        else
-            aigw__buf_cat(&b, "data: ", aigw_error_json(err), "\n\n", (char *)NULL);
+        } else {
+            aigw_error *shown = public_error(r, st, err);
+            aigw__buf_cat(&b, "data: ", aigw_error_json(shown ? shown : err), "\n\n", (char *)NULL);
+            aigw_error_free(shown);
+        }
         if (b.data)
             aigw__http_response_write(r->res, b.data, b.len);
         aigw__buf_free(&b);
@@ -287,6 +362,34 @@ static int json_content_type(const aigw__http_request *req) {
     return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
 }
 
+/* The user a request is, for budgets and logs: the user header (else the
+ * body's "user") for a key trusted to name users, else the key's own
+ * "user" (or none). An untrusted key's header/field is ignored for
+ * identity (the "user" field still goes upstream as sent); said once per
+ * key, not per request. */
+static const char *request_user(gw_req *r, const aigw__http_request *req, json_object *body) {
+    aigw__gw_config *cfg = &r->snap->cfg;
+    aigw__gw_key *k = (aigw__gw_key *)r->key; /* its logged-once flag */
+    const char *named = cfg->user_header ? aigw__http_request_header(req, cfg->user_header) : NULL;
+    json_object *u;
+    if ((!named || !*named) && json_object_object_get_ex(body, "user", &u) &&
+        json_object_is_type(u, json_type_string) && json_object_get_string_len(u) > 0)
+        named = json_object_get_string(u);
+    if (named && !*named)
+        named = NULL;
+    if (k && k->trusted_user_header && named)
+        return named;
+    if (named) {
+        atomic_int *flag = k ? &k->user_ignored_logged : &cfg->user_ignored_logged;
+        if (atomic_exchange(flag, 1) == 0)
+            aigw__log(&r->snap->client->logger, AIGW_LOG_WARN,
+                      "gateway: key %s is not trusted to name users (trusted_user_header): the "
+                      "user its requests name is ignored for budgets and logs (said once)",
+                      k ? k->name : "(none: open gateway)");
+    }
+    return k ? k->user : NULL;
+}
+
 static void model_call(gw_req *r, aigw__http_request *req) {
     if (!json_content_type(req)) {
         send_error(r, 415, "invalid_request_error", "Content-Type must be application/json.",
@@ -309,12 +412,24 @@ static void model_call(gw_req *r, aigw__http_request *req) {
         json_object_get_boolean(v))
         r->stream = 1;
 
+    const char *model = aigw__json_get_string(body, "model");
+    snprintf(r->model, sizeof r->model, "%s", model ? model : "");
+
     /* Who is calling (budgets, logs) and the headers routes may match. */
     aigw_call_options opts = AIGW_CALL_OPTIONS_INIT;
     opts.key = r->key ? r->key->name : NULL;
     opts.team = r->key ? r->key->team : NULL;
-    const aigw__gw_config *cfg = &r->snap->cfg;
-    opts.user = cfg->user_header ? aigw__http_request_header(req, cfg->user_header) : NULL;
+    opts.user = request_user(r, req, body);
+    /* What the caller may reach: the gateway's direct-backend rule and the
+     * key's models and routes; the user is the one decided above. */
+    aigw__call_access access = {.direct = (aigw__direct_rule)r->snap->cfg.direct_rule,
+                                .user_given = 1};
+    if (r->key) {
+        access.models = r->key->models;
+        access.n_models = r->key->n_models;
+        access.routes = r->key->routes;
+        access.n_routes = r->key->n_routes;
+    }
     opts.headers = (const aigw_header *)req->headers; /* same layout, see below */
     opts.n_headers = req->nheaders;
     opts.info = &r->info;
@@ -322,7 +437,7 @@ static void model_call(gw_req *r, aigw__http_request *req) {
     aigw__op op = r->route == R_EMBED ? AIGW__OP_EMBED
                   : r->stream         ? AIGW__OP_CHAT_STREAM
                                       : AIGW__OP_CHAT;
-    aigw_status st = aigw__call_async_parsed(r->snap->client, &r->w->loop, op, body, &opts,
+    aigw_status st = aigw__call_async_parsed(r->snap->client, &r->w->loop, op, body, &opts, &access,
                                              on_chunk, on_done, r, &r->areq, &err);
     if (st != AIGW_OK) {
         r->areq = NULL;
@@ -338,11 +453,54 @@ static void models_work(uv_work_t *wk) {
     r->models_status = aigw_models(r->snap->client, NULL, &r->models_json, &r->models_err);
 }
 
+/* The list without the models the key may not use (its "models" globs,
+ * its "routes"). */
+static aigw_status filter_models(gw_req *r) {
+    const aigw__gw_key *k = r->key;
+    if (!k || (!k->models && !k->routes))
+        return AIGW_OK;
+    aigw__call_access access = {.direct = (aigw__direct_rule)r->snap->cfg.direct_rule,
+                                .models = k->models,
+                                .n_models = k->n_models,
+                                .routes = k->routes,
+                                .n_routes = k->n_routes};
+    json_object *root = NULL, *data, *kept = json_object_new_array();
+    aigw_status st = aigw__json_parse(r->models_json, strlen(r->models_json), "models",
+                                      AIGW_EINTERNAL, &root, NULL);
+    if (st || !kept || !json_object_object_get_ex(root, "data", &data) ||
+        !json_object_is_type(data, json_type_array)) {
+        json_object_put(root);
+        json_object_put(kept);
+        return st ? st : AIGW_EINTERNAL;
+    }
+    for (size_t i = 0; i < json_object_array_length(data); i++) {
+        json_object *m = json_object_array_get_idx(data, i);
+        const char *id = aigw__json_get_string(m, "id");
+        const char *route =
+            id && k->routes ? aigw__access_route_of(r->snap->client, &access, id) : NULL;
+        if (id && aigw__access_allows(&access, id, route) &&
+            json_object_array_add(kept, json_object_get(m)))
+            json_object_put(m);
+    }
+    json_object_object_add(root, "data", kept);
+    char *text = aigw__json_dup_string(root);
+    json_object_put(root);
+    if (!text)
+        return AIGW_ENOMEM;
+    aigw__free(r->models_json);
+    r->models_json = text;
+    return AIGW_OK;
+}
+
 static void models_after(uv_work_t *wk, int status) {
     gw_req *r = wk->data;
     (void)status;
     if (r->models_status != AIGW_OK) {
         send_aigw_error(r, r->models_status, r->models_err);
+        return;
+    }
+    if (filter_models(r) != AIGW_OK) {
+        send_error(r, 500, "server_error", "Could not list the models.", NULL);
         return;
     }
     r->status = 200;

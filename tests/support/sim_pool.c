@@ -65,13 +65,17 @@ void aigw_test_sim_reset(const aigw_test_sim *sim) {
 }
 
 void aigw_test_sim_last_model(const aigw_test_sim *sim, char *out, size_t cap) {
+    aigw_test_sim_last_field(sim, "model", out, cap);
+}
+
+void aigw_test_sim_last_field(const aigw_test_sim *sim, const char *field, char *out, size_t cap) {
     aigw_test_resp r = aigw_test_http(sim->port, "GET", "/sim/last-request", NULL, NULL);
     cr_assert_eq(r.rc, CURLE_OK);
     cr_assert_eq(r.status, 200);
     json_object *o = aigw_test_json_parse(r.body);
     const char *body = aigw_test_json_str_at(o, "body");
     json_object *b = body ? json_tokener_parse(body) : NULL;
-    const char *model = b ? aigw_test_json_str_at(b, "model") : NULL;
+    const char *model = b ? aigw_test_json_str_at(b, field) : NULL;
     snprintf(out, cap, "%s", model ? model : "");
     json_object_put(b);
     json_object_put(o);

@@ -35,6 +35,8 @@ void aigw_test_sim_reset(const aigw_test_sim *sim);
 /* The "model" of the JSON body of SIM's last provider request, into
  * out[0..cap) ("" when none). */
 void aigw_test_sim_last_model(const aigw_test_sim *sim, char *out, size_t cap);
+/* The same for the body's string member `field` ("" when absent). */
+void aigw_test_sim_last_field(const aigw_test_sim *sim, const char *field, char *out, size_t cap);
 
 /* A loopback port nothing listens on: a socket bound to it, never
  * listening, so that connecting is refused and no other process can take
