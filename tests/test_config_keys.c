@@ -25,7 +25,7 @@ static const struct {
 } cases[] = {
     {"{" B ",@}", "config",
      "accounting, backends, budgets, credentials, default_backend, env_defaults, gateway, "
-     "outlier_ejection, routes"},
+     "outlier_ejection, routes, routing"},
     {"{\"backends\":{\"a\":{\"schema\":\"openai\",\"base_url\":\"http://127.0.0.1:9/v1\",@}}}",
      "backends.a",
      "schema, base_url, api_key, api_key_env, api_key_file, credential, api_version, region, "

@@ -295,8 +295,8 @@ Test(policy_serve, key_policy_config_is_checked) {
         {"\"trusted_user_header\": \"yes\"",
          "gateway.keys[0].trusted_user_header: must be true or false"},
         {"\"user\": 3", "gateway.keys[0].user: must be a non-empty string"},
-        {"\"scopes\": 1", "unknown key (expected sha256, name, team, user, trusted_user_header, "
-                          "models, routes)"},
+        {"\"scopes\": 1", "gateway.keys[0]: unknown key \"scopes\" (known: sha256, name, team, "
+                          "user, trusted_user_header, models, routes)"},
     };
     char hash[65];
     key_hash(FULL_KEY, hash);

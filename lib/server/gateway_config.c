@@ -172,9 +172,9 @@ static aigw_status load_key(aigw__gw_key *k, json_object *o, size_t i, aigw_erro
                 return st;
         } else {
             return aigw__error_set(err, AIGW_ECONFIG,
-                                   "%s: unknown key \"%s\" (known: sha256, name, team, user, "
-                                   "trusted_user_header, models, routes)",
-                                   path, key);
+                                   "gateway.keys[%zu]: unknown key \"%s\" (known: sha256, name, "
+                                   "team, user, trusted_user_header, models, routes)",
+                                   i, key);
         }
     }
     if (!have_hash)
