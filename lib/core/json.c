@@ -45,12 +45,19 @@ static void tokener_release(json_tokener *tok) {
 
 aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
                              aigw_status fail_status, json_object **out, aigw_error **err) {
+    return aigw__json_parse_ex(text, len, what, fail_status, 0, out, err);
+}
+
+aigw_status aigw__json_parse_ex(const char *text, size_t len, const char *what,
+                                aigw_status fail_status, int flags, json_object **out,
+                                aigw_error **err) {
     *out = NULL;
     if (len > (size_t)INT32_MAX)
         return aigw__error_set(err, fail_status, "%s: JSON too large", what);
     json_tokener *tok = thread_tokener();
     if (!tok)
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    json_tokener_set_flags(tok, flags); /* the tokener is reused: set every time */
     json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);

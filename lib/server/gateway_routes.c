@@ -271,14 +271,18 @@ static void model_call(gw_req *r, aigw__http_request *req) {
         return;
     }
     json_object *body = NULL; /* the per-thread tokener: no allocation per request */
-    int complete = aigw__json_parse(req->body, req->body_len, "request", AIGW_EBADREQUEST, &body,
-                                    NULL) == AIGW_OK;
+    aigw_error *perr = NULL;  /* strings must be valid UTF-8 */
+    int complete = aigw__json_parse_ex(req->body, req->body_len, "request", AIGW_EBADREQUEST,
+                                       AIGW__JSON_REQUEST, &body, &perr) == AIGW_OK;
     if (!complete || !json_object_is_type(body, json_type_object)) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "We could not parse the JSON body of your request (%s). The body must be a JSON "
+                 "object.",
+                 complete ? "not an object" : aigw_error_message(perr));
         json_object_put(body);
-        send_error(r, 400, "invalid_request_error",
-                   "We could not parse the JSON body of your request. The body must be a JSON "
-                   "object.",
-                   "invalid_json");
+        aigw_error_free(perr);
+        send_error(r, 400, "invalid_request_error", msg, "invalid_json");
         return;
     }
     json_object *v = NULL;
