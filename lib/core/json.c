@@ -3,6 +3,7 @@
 #include "core/json.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -48,6 +49,35 @@ aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
     return aigw__json_parse_ex(text, len, what, fail_status, 0, out, err);
 }
 
+/* json-c's JSON_TOKENER_VALIDATE_UTF8 checks the shape of each sequence
+ * (lead byte, then the right number of continuation bytes) but lets through
+ * what RFC 3629 also forbids: overlong forms (C0 AF for '/'), UTF-16
+ * surrogates (ED A0 80) and code points past U+10FFFF. On text json-c has
+ * accepted, looking at each lead byte and the byte after it is enough.
+ * Returns the offset of the first bad sequence, or len. ASCII text goes
+ * eight bytes at a time. */
+static size_t utf8_strict_check(const char *text, size_t len) {
+    const unsigned char *p = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        if (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned c = p[i], n = i + 1 < len ? p[i + 1] : 0x80;
+        if (c >= 0xc0 &&
+            (c <= 0xc1 || c >= 0xf5 || (c == 0xe0 && n < 0xa0) || (c == 0xed && n >= 0xa0) ||
+             (c == 0xf0 && n < 0x90) || (c == 0xf4 && n >= 0x90)))
+            return i;
+        i++;
+    }
+    return len;
+}
+
 aigw_status aigw__json_parse_ex(const char *text, size_t len, const char *what,
                                 aigw_status fail_status, int flags, json_object **out,
                                 aigw_error **err) {
@@ -67,6 +97,12 @@ aigw_status aigw__json_parse_ex(const char *text, size_t len, const char *what,
     if (jerr != json_tokener_success)
         return aigw__error_set(err, fail_status, "%s: invalid JSON at byte %zu: %s", what, used,
                                json_tokener_error_desc(jerr));
+    size_t bad;
+    if ((flags & JSON_TOKENER_VALIDATE_UTF8) && (bad = utf8_strict_check(text, used)) < used) {
+        json_object_put(obj);
+        return aigw__error_set(err, fail_status, "%s: invalid JSON at byte %zu: %s", what, bad,
+                               json_tokener_error_desc(json_tokener_error_parse_utf8_string));
+    }
     for (size_t i = used; i < len; i++) {
         char c = text[i];
         if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
