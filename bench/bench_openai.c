@@ -14,6 +14,7 @@
 
 #include "adapters/adapter.h"
 #include "aigw/aigw.h"
+#include "core/call_steps.h"
 #include "core/client_internal.h"
 #include "core/json.h"
 #include "router/router.h"
@@ -77,10 +78,8 @@ static int one_call(aigw_client *client, const char *request_json) {
     aigw__upstream_request up = {0};
     aigw__buf out = AIGW__BUF_INIT;
     int rc = 1;
-    if (aigw__json_parse(request_json, strlen(request_json), "request", AIGW_EBADREQUEST, &request,
-                         NULL))
+    if (aigw__call_prepare(client, AIGW__OP_CHAT, request_json, &request, &call, NULL))
         goto out;
-    call.request = request;
     if (aigw__route_direct(client, aigw__json_get_string(request, "model"), &call.backend,
                            &call.model, NULL) ||
         call.backend->adapter->build(&call, &up, NULL) ||

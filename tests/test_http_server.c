@@ -571,6 +571,56 @@ Test(http_server, garbage_400, .init = setup_default) {
     cr_expect_eq(get("/hello", &b), 200);
 }
 
+/* Only HTTP/1.0 and 1.1 (http_parser takes any one-digit version), and no
+ * obsolete line folding, however the bytes are split. */
+Test(http_server, strict_version_and_no_line_folding, .init = setup_default) {
+    char buf[4096];
+    raw_exchange("GET /hello HTTP/9.9\r\nHost: x\r\n\r\n", buf, sizeof(buf));
+    expect_json_error(buf, 505);
+    cr_expect(strstr(buf, "\"code\":\"http_version_not_supported\""), "%s", buf);
+    raw_exchange("GET /hello HTTP/2.0\r\n\r\n", buf, sizeof(buf));
+    expect_json_error(buf, 505);
+    raw_exchange("GET /hello HTTP/0.9\r\nHost: x\r\n\r\n", buf, sizeof(buf));
+    expect_json_error(buf, 505);
+
+    static const char *const folded[] = {
+        "GET /hello HTTP/1.1\r\nHost: x\r\nX-A: one\r\n two\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nX-A: one\r\n\ttwo\r\nHost: x\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nX-A:\r\n two\r\n\r\n", /* http_parser shows no sign of it */
+        "GET /hello HTTP/1.1\nX-A: one\n two\n\n",
+    };
+    for (size_t i = 0; i < sizeof folded / sizeof *folded; i++) {
+        raw_exchange(folded[i], buf, sizeof(buf));
+        expect_json_error(buf, 400);
+        cr_expect(strstr(buf, "line folding"), "%zu: %s", i, buf);
+        /* The same bytes in two reads, split at every point of the fold. */
+        const char *fold =
+            strstr(folded[i], "\n ") ? strstr(folded[i], "\n ") : strstr(folded[i], "\n\t");
+        for (int back = -2; back <= 2; back++) {
+            int fd = raw_connect();
+            size_t at = (size_t)(fold - folded[i]) + (size_t)(back + 1);
+            raw_send(fd, folded[i], at);
+            sleep_ms(30);
+            raw_send(fd, folded[i] + at, strlen(folded[i]) - at);
+            raw_read(fd, buf, sizeof(buf), NULL, 5000);
+            close(fd);
+            expect_json_error(buf, 400);
+        }
+    }
+
+    /* What is allowed: HTTP/1.0, blank lines before the request line, a
+     * body with indented lines, and a pipelined request after it. */
+    raw_exchange("GET /hello HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+    cr_expect(strncmp(buf, "HTTP/1.1 200", 12) == 0, "%s", buf);
+    raw_exchange("\r\nGET /echo?a HTTP/1.1\r\nHost: x\r\nX-Sp:  spaced  value\r\nContent-Length: "
+                 "13\r\n\r\n{\n  \"a\": 1\n}\n"
+                 "GET /echo?b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                 buf, sizeof(buf));
+    cr_expect(strstr(buf, "{\n  \"a\": 1\n}") && strstr(buf, "GET b"), "%s", buf);
+    body b = {0};
+    cr_expect_eq(get("/hello", &b), 200);
+}
+
 Test(http_server, hostile_inputs_do_not_crash, .init = setup_default) {
     unsigned int seed = 1234;
     char req[2048], buf[4096];

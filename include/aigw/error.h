@@ -24,7 +24,13 @@ AIGW_EXTERN int aigw_error_http_status(const aigw_error *err);
 AIGW_EXTERN const char *aigw_error_provider(const aigw_error *err);
 /* The provider's own error body, verbatim, or NULL. */
 AIGW_EXTERN const char *aigw_error_body(const aigw_error *err);
-/* The error in OpenAI's shape: {"error":{"message","type","code"}}.
+/* The Retry-After (whole seconds) of the upstream answer the call failed
+ * with (a 429 or 503 that says when to come back), or -1 when it gave
+ * none. aigw-cli serve passes it on to its client. */
+AIGW_EXTERN long aigw_error_retry_after(const aigw_error *err);
+/* The error in OpenAI's shape: {"error":{"message","type","param","code"}};
+ * "param" names the request field at fault when the request was refused
+ * before anything was sent (else null).
  * Owned by the error; never NULL. */
 AIGW_EXTERN const char *aigw_error_json(const aigw_error *err);
 AIGW_EXTERN void aigw_error_free(aigw_error *err);

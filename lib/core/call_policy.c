@@ -384,8 +384,13 @@ long aigw__policy_attempt_end(aigw__call_policy *p, aigw__call *call, aigw_statu
     if (st == AIGW_OK)
         return -1;
     aigw__attempt_log_add(&p->log, call->backend->name, st, http_status, attempt_ms);
-    if (!aigw__retry_should_retry(&p->retry, st, p->attempts, p->delivered, total_ms))
+    if (!aigw__retry_should_retry(&p->retry, st, p->attempts, p->delivered, total_ms)) {
+        /* The call ends with this attempt's error: its Retry-After goes
+         * with it (serve passes it on). */
+        if (err && retry_after_ms >= 0)
+            aigw__error_set_retry_after(*err, (retry_after_ms + 999) / 1000);
         return -1;
+    }
     /* The wait is for the same backend; another one is tried at once. */
     long wait =
         next_is_same(p, call->backend)

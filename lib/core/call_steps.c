@@ -8,6 +8,7 @@
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/request_check.h"
 
 const char *aigw__op_name(aigw__op op) {
     switch (op) {
@@ -32,8 +33,8 @@ double aigw__elapsed_ms(const struct timespec *start) {
 
 aigw_status aigw__call_prepare(aigw_client *client, aigw__op op, const char *request_json,
                                json_object **request, aigw__call *call, aigw_error **err) {
-    aigw_status st = aigw__json_parse(request_json, strlen(request_json), "request",
-                                      AIGW_EBADREQUEST, request, err);
+    aigw_status st = aigw__json_parse_ex(request_json, strlen(request_json), "request",
+                                         AIGW_EBADREQUEST, AIGW__JSON_REQUEST, request, err);
     if (st)
         return st;
     return aigw__call_prepare_object(client, op, request, call, err);
@@ -41,21 +42,10 @@ aigw_status aigw__call_prepare(aigw_client *client, aigw__op op, const char *req
 
 aigw_status aigw__call_prepare_object(aigw_client *client, aigw__op op, json_object **request,
                                       aigw__call *call, aigw_error **err) {
-    if (!json_object_is_type(*request, json_type_object))
-        return aigw__error_set(err, AIGW_EBADREQUEST, "request: must be a JSON object");
-    const char *model = aigw__json_get_string(*request, "model");
-    if (!model || !*model)
-        return aigw__error_set(err, AIGW_EBADREQUEST,
-                               "request: \"model\" is required and must be a string");
+    aigw_status st = aigw__request_check(op, *request, err);
+    if (st)
+        return st;
     json_object *v;
-    if (op != AIGW__OP_EMBED) {
-        if (!json_object_object_get_ex(*request, "messages", &v) ||
-            !json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0)
-            return aigw__error_set(err, AIGW_EBADREQUEST,
-                                   "request: \"messages\" must be a non-empty array");
-    } else if (!json_object_object_get_ex(*request, "input", &v) || v == NULL) {
-        return aigw__error_set(err, AIGW_EBADREQUEST, "request: \"input\" is required");
-    }
     memset(call, 0, sizeof *call);
     call->op = op;
     call->request = *request;

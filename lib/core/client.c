@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/client_internal.h"
 #include "core/errors.h"
+#include "core/file.h"
 #include "core/json.h"
 #include "transport/transport.h"
 
@@ -27,29 +28,15 @@ aigw_status aigw_client_options_init(aigw_client_options *opts, unsigned int ver
 }
 
 static aigw_status read_file(const char *path, aigw__buf *out, aigw_error **err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return aigw__error_set(err, errno == ENOENT ? AIGW_EIO : AIGW_EIO, "config file %s: %s",
-                               path, strerror(errno));
-    aigw_status st = AIGW_OK;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (out->len + n > MAX_CONFIG_BYTES) {
-            st = aigw__error_set(err, AIGW_ECONFIG, "config file %s: larger than %u bytes", path,
-                                 MAX_CONFIG_BYTES);
-            goto out;
-        }
-        if (aigw__buf_append(out, chunk, n)) {
-            st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-            goto out;
-        }
-    }
-    if (ferror(f))
-        st = aigw__error_set(err, AIGW_EIO, "config file %s: read error", path);
-out:
-    fclose(f);
-    return st;
+    int e = aigw__file_read(path, MAX_CONFIG_BYTES, out, NULL);
+    if (e == EFBIG)
+        return aigw__error_set(err, AIGW_ECONFIG, "config file %s: larger than %u bytes", path,
+                               MAX_CONFIG_BYTES);
+    if (e == ENOMEM)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    if (e)
+        return aigw__error_set(err, AIGW_EIO, "config file %s: %s", path, aigw__file_strerror(e));
+    return AIGW_OK;
 }
 
 void aigw_client_free(aigw_client *client) {

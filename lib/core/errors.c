@@ -19,6 +19,9 @@ struct aigw_error {
     char *provider;
     char *body;
     char *json;
+    char *param;      /* the request field at fault (OpenAI's "param"), or NULL */
+    const char *code; /* a static "code" replacing the status's, or NULL */
+    long retry_after; /* the upstream's Retry-After in seconds; -1 = none */
 };
 
 /* Handed out when the error itself cannot be allocated. */
@@ -29,7 +32,10 @@ static struct aigw_error oom_error = {
     NULL,
     NULL,
     "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"code\":\"out_of_"
-    "memory\"}}"};
+    "memory\"}}",
+    NULL,
+    NULL,
+    -1};
 
 /* OpenAI's error "type" and a stable "code" for each status. */
 static void openai_kind(aigw_status status, const char **type, const char **code) {
@@ -68,9 +74,12 @@ static void openai_kind(aigw_status status, const char **type, const char **code
     }
 }
 
-static char *build_json(aigw_status status, const char *message) {
+static char *build_json(aigw_status status, const char *message, const char *param,
+                        const char *code_override) {
     const char *type, *code;
     openai_kind(status, &type, &code);
+    if (code_override)
+        code = code_override;
     json_object *root = json_object_new_object();
     json_object *inner = json_object_new_object();
     if (!root || !inner) {
@@ -80,7 +89,7 @@ static char *build_json(aigw_status status, const char *message) {
     }
     json_object_object_add(inner, "message", json_object_new_string(message));
     json_object_object_add(inner, "type", json_object_new_string(type));
-    json_object_object_add(inner, "param", NULL);
+    json_object_object_add(inner, "param", param ? json_object_new_string(param) : NULL);
     json_object_object_add(inner, "code", json_object_new_string(code));
     json_object_object_add(root, "error", inner);
     char *text = aigw__json_dup_string(root);
@@ -97,8 +106,8 @@ static void one_line(char *s) {
 }
 
 static aigw_status error_vset(aigw_error **err, aigw_status status, const char *provider,
-                              int http_status, const char *body, size_t body_len, const char *fmt,
-                              va_list ap) {
+                              int http_status, const char *body, size_t body_len, const char *param,
+                              const char *code, const char *fmt, va_list ap) {
     if (!err || *err)
         return status;
     aigw_error *e = aigw__calloc(1, sizeof *e);
@@ -107,6 +116,8 @@ static aigw_status error_vset(aigw_error **err, aigw_status status, const char *
         goto oom;
     e->status = status;
     e->http_status = http_status;
+    e->code = code;
+    e->retry_after = -1;
     e->message = aigw__buf_detach(&msg);
     if (!e->message)
         goto oom;
@@ -115,7 +126,9 @@ static aigw_status error_vset(aigw_error **err, aigw_status status, const char *
         goto oom;
     if (body && !(e->body = aigw__strndup(body, body_len)))
         goto oom;
-    if (!(e->json = build_json(status, e->message)))
+    if (param && !(e->param = aigw__strdup(param)))
+        goto oom;
+    if (!(e->json = build_json(status, e->message, e->param, e->code)))
         goto oom;
     *err = e;
     return status;
@@ -129,7 +142,7 @@ oom:
 aigw_status aigw__error_set(aigw_error **err, aigw_status status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    error_vset(err, status, NULL, 0, NULL, 0, fmt, ap);
+    error_vset(err, status, NULL, 0, NULL, 0, NULL, NULL, fmt, ap);
     va_end(ap);
     return status;
 }
@@ -139,9 +152,23 @@ aigw_status aigw__error_set_upstream(aigw_error **err, aigw_status status, const
                                      const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    error_vset(err, status, provider, http_status, body, body_len, fmt, ap);
+    error_vset(err, status, provider, http_status, body, body_len, NULL, NULL, fmt, ap);
     va_end(ap);
     return status;
+}
+
+aigw_status aigw__error_set_param(aigw_error **err, aigw_status status, const char *param,
+                                  const char *code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, status, NULL, 0, NULL, 0, param, code, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void aigw__error_set_retry_after(aigw_error *err, long seconds) {
+    if (err && err != &oom_error)
+        err->retry_after = seconds < 0 ? -1 : seconds;
 }
 
 void aigw__error_append(aigw_error *err, const char *fmt, ...) {
@@ -155,7 +182,7 @@ void aigw__error_append(aigw_error *err, const char *fmt, ...) {
     char *text = failed ? NULL : aigw__buf_detach(&msg);
     if (text)
         one_line(text);
-    char *json = text ? build_json(err->status, text) : NULL;
+    char *json = text ? build_json(err->status, text, err->param, err->code) : NULL;
     if (!json) { /* out of memory: keep the error as it was */
         aigw__free(text);
         aigw__buf_free(&msg);
@@ -208,6 +235,10 @@ const char *aigw_error_body(const aigw_error *err) {
     return err ? err->body : NULL;
 }
 
+long aigw_error_retry_after(const aigw_error *err) {
+    return err ? err->retry_after : -1;
+}
+
 const char *aigw_error_json(const aigw_error *err) {
     return err && err->json ? err->json : oom_error.json;
 }
@@ -219,5 +250,6 @@ void aigw_error_free(aigw_error *err) {
     aigw__free(err->provider);
     aigw__free(err->body);
     aigw__free(err->json);
+    aigw__free(err->param);
     aigw__free(err);
 }

@@ -19,6 +19,16 @@ aigw_status aigw__error_set_upstream(aigw_error **err, aigw_status status, const
                                      int http_status, const char *body, size_t body_len,
                                      const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
+/* The same for a request the caller got wrong: PARAM names the field
+ * (OpenAI's "param", e.g. "messages.[0].role"; copied) and CODE, a static
+ * string, replaces the status's "code" (e.g. "invalid_type"). */
+aigw_status aigw__error_set_param(aigw_error **err, aigw_status status, const char *param,
+                                  const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Notes the upstream's Retry-After (whole seconds; < 0: none) on err. */
+void aigw__error_set_retry_after(aigw_error *err, long seconds);
+
 /* Appends formatted text to err's message (and its JSON); on failure to
  * allocate, err stays as it was. */
 void aigw__error_append(aigw_error *err, const char *fmt, ...)

@@ -14,6 +14,15 @@
 aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
                              aigw_status fail_status, json_object **out, aigw_error **err);
 
+/* aigw__json_parse with json-c tokener FLAGS, and AIGW__JSON_UTF8: the text
+ * must be valid UTF-8 (RFC 3629). AIGW__JSON_REQUEST is what a caller's
+ * request gets. */
+#define AIGW__JSON_UTF8 0x10000
+#define AIGW__JSON_REQUEST AIGW__JSON_UTF8
+aigw_status aigw__json_parse_ex(const char *text, size_t len, const char *what,
+                                aigw_status fail_status, int flags, json_object **out,
+                                aigw_error **err);
+
 /* The string member `key` of obj, or NULL if absent or not a string. */
 const char *aigw__json_get_string(json_object *obj, const char *key);
 

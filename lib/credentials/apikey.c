@@ -18,6 +18,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
+#include "core/file.h"
 
 /* Key files larger than this are not keys. */
 #define MAX_KEY_FILE_BYTES 65536
@@ -68,43 +69,56 @@ static void set_read_error(aigw__key_store *k, const char *why) {
     k->read_error = aigw__strdup(why);
 }
 
+/* Whether s[0..n) has a byte no header value may hold: a control byte
+ * (below 0x20, or 0x7f). Such a key would be sent raw or forge a header. */
+static int has_control_byte(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
 /* Reads the key file into k->value (trailing whitespace and newlines
- * dropped). Called with the lock held, or before the store is shared. */
-static void read_key_file(aigw__key_store *k, const struct stat *st) {
+ * dropped). Called with the lock held, or before the store is shared.
+ * Returns 0, or -1 when the file is there but can never be a key (not a
+ * regular file, or a control byte in it): k->read_error says why. */
+static int read_key_file(aigw__key_store *k) {
     char why[256];
-    FILE *f = fopen(k->path, "rb");
-    if (!f) {
-        snprintf(why, sizeof why, "cannot open the key file %s: %s", k->path, strerror(errno));
-        set_read_error(k, why);
-        return;
-    }
     aigw__buf b = AIGW__BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    int bad = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && !bad)
-        bad = b.len + n > MAX_KEY_FILE_BYTES || aigw__buf_append(&b, chunk, n);
-    OPENSSL_cleanse(chunk, sizeof chunk);
-    fclose(f);
-    while (b.len && strchr(" \t\r\n", b.data[b.len - 1]))
-        b.data[--b.len] = '\0';
-    if (bad || !b.len || memchr(b.data, '\n', b.len) || memchr(b.data, '\r', b.len) ||
-        strlen(b.data) != b.len) {
-        snprintf(why, sizeof why, "the key file %s %s", k->path,
-                 bad      ? "is too large or unreadable"
-                 : !b.len ? "is empty"
-                          : "holds more than one line");
+    struct stat st;
+    int e = aigw__file_read(k->path, MAX_KEY_FILE_BYTES, &b, &st);
+    if (e) {
+        snprintf(why, sizeof why, "cannot read the key file %s: %s", k->path,
+                 aigw__file_strerror(e));
         set_read_error(k, why);
         aigw__buf_wipe(&b);
-        return;
+        return e == AIGW__ENOTREG ? -1 : 0;
+    }
+    while (b.len && (b.data[b.len - 1] == ' ' || b.data[b.len - 1] == '\t' ||
+                     b.data[b.len - 1] == '\r' || b.data[b.len - 1] == '\n'))
+        b.data[--b.len] = '\0';
+    const char *bad = NULL;
+    if (!b.len)
+        bad = "is empty";
+    else if (memchr(b.data, '\n', b.len) || memchr(b.data, '\r', b.len))
+        bad = "holds more than one line";
+    else if (has_control_byte(b.data, b.len))
+        bad = "holds a control character (a byte below 0x20, or 0x7f)";
+    if (bad) {
+        snprintf(why, sizeof why, "the key file %s %s", k->path, bad);
+        set_read_error(k, why);
+        int never = b.len > 0; /* an empty file may yet get its key */
+        aigw__buf_wipe(&b);
+        return never ? -1 : 0;
     }
     wipe_free(k->value);
     k->value = aigw__buf_detach(&b);
     aigw__free(k->read_error);
     k->read_error = NULL;
-    k->mtime = st->st_mtim;
-    k->size = st->st_size;
-    k->ino = st->st_ino;
+    k->mtime = st.st_mtim;
+    k->size = st.st_size;
+    k->ino = st.st_ino;
+    return 0;
 }
 
 /* Re-reads the file when its inode, size or mtime changed. */
@@ -122,7 +136,7 @@ static void refresh_key_file(aigw__key_store *k) {
     }
     if (!k->value || st.st_ino != k->ino || st.st_size != k->size ||
         st.st_mtim.tv_sec != k->mtime.tv_sec || st.st_mtim.tv_nsec != k->mtime.tv_nsec)
-        read_key_file(k, &st);
+        read_key_file(k);
 }
 
 aigw_status aigw__api_key_new(aigw__credential *cred, const char *name, const char *value,
@@ -134,7 +148,7 @@ aigw_status aigw__api_key_new(aigw__credential *cred, const char *name, const ch
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     atomic_init(&k->refs, 1);
     pthread_mutex_init(&k->lock, NULL);
-    int oom = 0;
+    int oom = 0, bad_value = 0;
     if (file) {
         snprintf(source, sizeof source, "the key file %s", file);
         oom = !(k->path = aigw__strdup(file));
@@ -144,16 +158,36 @@ aigw_status aigw__api_key_new(aigw__credential *cred, const char *name, const ch
                 aigw__log(ctx->logger, AIGW_LOG_WARN,
                           "%s: the key file %s can be read by group or others (mode %03o)", name,
                           file, (unsigned)(st.st_mode & 0777));
-            read_key_file(k, &st);
+            int never = read_key_file(k);
             k->checked_ms = now_ms();
+            if (never) { /* refused now, not at the first request */
+                aigw_status st2 =
+                    aigw__error_set(err, AIGW_ECONFIG, "%s: %s", name,
+                                    k->read_error ? k->read_error : "unreadable key file");
+                aigw__key_store_unref(k);
+                return st2;
+            }
         }
     } else if (env) {
         snprintf(source, sizeof source, "environment variable %s", env);
         const char *v = getenv(env);
-        oom = v && *v && !(k->value = aigw__strdup(v));
+        if (v && has_control_byte(v, strlen(v)))
+            bad_value = 1;
+        else
+            oom = v && *v && !(k->value = aigw__strdup(v));
     } else {
         snprintf(source, sizeof source, "the config's api_key");
-        oom = value && *value && !(k->value = aigw__strdup(value));
+        if (value && has_control_byte(value, strlen(value)))
+            bad_value = 1;
+        else
+            oom = value && *value && !(k->value = aigw__strdup(value));
+    }
+    if (bad_value) { /* named by its source; the value is never shown */
+        aigw__key_store_unref(k);
+        return aigw__error_set(err, AIGW_ECONFIG,
+                               "%s: the API key from %s holds a control character (a "
+                               "byte below 0x20, or 0x7f)",
+                               name, source);
     }
     if (oom) {
         aigw__key_store_unref(k);
@@ -197,9 +231,10 @@ aigw_status aigw__apikey_apply(const aigw__credential *cred, aigw__key_header he
         st = aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
                                       "backend \"%s\": no API key (%s is not set)", backend_name,
                                       cred->source ? cred->source : "no key configured");
-    else if (strpbrk(k->value, "\r\n"))
+    else if (has_control_byte(k->value, strlen(k->value)))
         st = aigw__error_set_upstream(err, AIGW_EAUTH, backend_name, 0, NULL, 0,
-                                      "backend \"%s\": the API key from %s contains a line break",
+                                      "backend \"%s\": the API key from %s holds a control "
+                                      "character",
                                       backend_name, cred->source ? cred->source : "the config");
     else
         st = aigw__buf_cat(&line, header_prefix(header), k->value, NULL);

@@ -38,7 +38,10 @@ static aigw_status apply_bearer(const aigw__credential *cred, const aigw__backen
     aigw_status st = current_value(cred, &v, err);
     if (st)
         return st;
-    if (!v.bearer_token || !*v.bearer_token || strpbrk(v.bearer_token, "\r\n")) {
+    int ctl = 0; /* a control byte would be sent raw in the header */
+    for (const char *p = v.bearer_token; p && *p && !ctl; p++)
+        ctl = (unsigned char)*p < 0x20 || *p == 0x7f;
+    if (!v.bearer_token || !*v.bearer_token || ctl) {
         aigw__cred_value_clear(&v);
         return aigw__error_set_upstream(err, AIGW_EAUTH, b->name, 0, NULL, 0,
                                         "backend \"%s\": %s gave no usable token", b->name,

@@ -250,6 +250,10 @@ static void send_aigw_error(gw_req *r, aigw_status st, const aigw_error *err) {
         char v[32];
         snprintf(v, sizeof v, "%.0f", r->info.ratelimit.retry_after_seconds);
         aigw__http_response_header(r->res, "Retry-After", v);
+    } else if ((r->status == 429 || r->status == 503) && aigw_error_retry_after(err) >= 0) {
+        char v[32]; /* the upstream's own, passed on */
+        snprintf(v, sizeof v, "%ld", aigw_error_retry_after(err));
+        aigw__http_response_header(r->res, "Retry-After", v);
     }
     aigw_error *shown = public_error(r, st, err);
     record(r);
@@ -397,14 +401,18 @@ static void model_call(gw_req *r, aigw__http_request *req) {
         return;
     }
     json_object *body = NULL; /* the per-thread tokener: no allocation per request */
-    int complete = aigw__json_parse(req->body, req->body_len, "request", AIGW_EBADREQUEST, &body,
-                                    NULL) == AIGW_OK;
+    aigw_error *perr = NULL;  /* strings must be valid UTF-8 */
+    int complete = aigw__json_parse_ex(req->body, req->body_len, "request", AIGW_EBADREQUEST,
+                                       AIGW__JSON_REQUEST, &body, &perr) == AIGW_OK;
     if (!complete || !json_object_is_type(body, json_type_object)) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "We could not parse the JSON body of your request (%s). The body must be a JSON "
+                 "object.",
+                 complete ? "not an object" : aigw_error_message(perr));
         json_object_put(body);
-        send_error(r, 400, "invalid_request_error",
-                   "We could not parse the JSON body of your request. The body must be a JSON "
-                   "object.",
-                   "invalid_json");
+        aigw_error_free(perr);
+        send_error(r, 400, "invalid_request_error", msg, "invalid_json");
         return;
     }
     json_object *v = NULL;

@@ -352,6 +352,13 @@ static void dispatch(conn *c) {
 void aigw__http_conn_process(conn *c) {
     aigw__http_server *srv = c->srv;
     while ((c->state == C_IDLE || c->state == C_READING) && c->in_off < c->in.len) {
+        if (c->state == C_IDLE)
+            c->head_scan = 0; /* a new request starts in these bytes */
+        if (!aigw__http_head_scanned(c) &&
+            aigw__http_scan_head(c, c->in.data + c->in_off, c->in.len - c->in_off)) {
+            aigw__http_conn_error(c, c->fail_status, c->fail_msg, c->fail_code);
+            return;
+        }
         size_t n = http_parser_execute(&c->parser, &srv->settings, c->in.data + c->in_off,
                                        c->in.len - c->in_off);
         c->in_off += n;

@@ -58,6 +58,7 @@ struct conn {
     aigw__http_response *cur; /* the request being read or handled */
     aigw__buf hname, hval;
     int last_was_value, headers_done;
+    int head_scan; /* http_parse.c's scan of the request head for line folding */
     size_t header_bytes;
     uint64_t req_start;
     int fail_status; /* set by a parser callback that refused */
@@ -131,6 +132,11 @@ void aigw__http_response_free(aigw__http_response *res);
 
 /* http_parse.c: the http_parser callbacks that build a request. */
 void aigw__http_parser_settings(http_parser_settings *s);
+/* Scans n more bytes of the request head (c->head_scan starts at 0 for each
+ * request): -1 with c->fail_* set when a header line is folded. */
+int aigw__http_scan_head(conn *c, const char *p, size_t n);
+/* Whether the scan has seen the end of the head. */
+int aigw__http_head_scanned(const conn *c);
 
 /* http_server.c: frees the server once shut down and every handle closed. */
 void aigw__http_server_maybe_finish(aigw__http_server *srv);

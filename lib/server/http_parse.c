@@ -33,6 +33,67 @@ static int count_header_bytes(conn *c, size_t n) {
     return 0;
 }
 
+/* Only HTTP/1.0 and HTTP/1.1: http_parser itself takes any one-digit
+ * version ("HTTP/9.9"). Checked as soon as the request line is in. */
+static int check_version(conn *c, const http_parser *p) {
+    if (p->http_major == 1 && p->http_minor <= 1)
+        return 0;
+    return refuse(c, 505, "HTTP version not supported: this server speaks HTTP/1.0 and HTTP/1.1.",
+                  "http_version_not_supported");
+}
+
+/* The request head, scanned for obsolete line folding (a header line
+ * starting with a space or tab, RFC 9112 section 5.2): http_parser joins
+ * such a line to the header before it, where a proxy in front may have
+ * split it; a server must refuse it with 400. The scan is a small state
+ * machine over the head's bytes only (it stops at the blank line), kept in
+ * c->head_scan across reads. */
+enum { HEAD_START, HEAD_LINE, HEAD_LF, HEAD_END_CR, HEAD_DONE };
+
+int aigw__http_scan_head(conn *c, const char *p, size_t n) {
+    int s = c->head_scan;
+    size_t i = 0;
+    while (i < n && s != HEAD_DONE) {
+        char ch = p[i];
+        switch (s) {
+        case HEAD_START: /* blank lines before the request line are allowed */
+            if (ch != '\r' && ch != '\n')
+                s = HEAD_LINE;
+            i++;
+            break;
+        case HEAD_LINE: {
+            const char *lf = memchr(p + i, '\n', n - i);
+            if (!lf)
+                i = n;
+            else {
+                i = (size_t)(lf - p) + 1;
+                s = HEAD_LF;
+            }
+            break;
+        }
+        case HEAD_LF:
+            if (ch == ' ' || ch == '\t')
+                return refuse(c, 400,
+                              "Obsolete line folding (a header line starting with a space or "
+                              "tab) is not allowed.",
+                              "invalid_request");
+            s = ch == '\r' ? HEAD_END_CR : ch == '\n' ? HEAD_DONE : HEAD_LINE;
+            i++;
+            break;
+        default: /* HEAD_END_CR */
+            s = ch == '\n' ? HEAD_DONE : HEAD_LINE;
+            i++;
+            break;
+        }
+    }
+    c->head_scan = s;
+    return 0;
+}
+
+int aigw__http_head_scanned(const conn *c) {
+    return c->head_scan == HEAD_DONE;
+}
+
 static int on_message_begin(http_parser *p) {
     conn *c = p->data;
     aigw__http_response *res = c->spare_res; /* cleared by the last exchange */
@@ -114,6 +175,8 @@ static int commit_header(conn *c) {
 
 static int on_header_field(http_parser *p, const char *at, size_t len) {
     conn *c = p->data;
+    if (check_version(c, p))
+        return -1;
     if (c->last_was_value && commit_header(c))
         return -1;
     if (count_header_bytes(c, len + 4)) /* ": " and CRLF */
@@ -137,7 +200,7 @@ static int on_headers_complete(http_parser *p) {
     conn *c = p->data;
     aigw__http_response *res = c->cur;
     aigw__http_server *srv = c->srv;
-    if (commit_header(c))
+    if (check_version(c, p) || commit_header(c))
         return -1;
     c->headers_done = 1;
     aigw__http_request *req = &res->req;

@@ -53,6 +53,8 @@ const char *aigw__http_error_type(int status) {
         return "timeout_error";
     case 429:
         return "rate_limit_error";
+    case 505: /* the client's HTTP version */
+        return "invalid_request_error";
     default:
         return status >= 500 ? "server_error" : "invalid_request_error";
     }
