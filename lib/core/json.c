@@ -43,12 +43,16 @@ static void tokener_release(json_tokener *tok) {
         json_tokener_free(tok);
 }
 
-static aigw_status parse_with(json_tokener *tok, int own, const char *text, size_t len,
+static aigw_status parse_with(json_tokener *tok, int own, int strict, const char *text, size_t len,
                               const char *what, aigw_status fail_status, json_object **out,
                               aigw_error **err) {
+    if (strict)
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
+    if (strict && !own)
+        json_tokener_set_flags(tok, 0);
     if (own)
         json_tokener_free(tok);
     else
@@ -79,21 +83,22 @@ aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
     json_tokener *tok = thread_tokener();
     if (!tok)
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-    return parse_with(tok, 0, text, len, what, fail_status, out, err);
+    return parse_with(tok, 0, 0, text, len, what, fail_status, out, err);
 }
 
 aigw_status aigw__json_parse_bounded(const char *text, size_t len, const char *what,
                                      aigw_status fail_status, int max_depth, int own_tokener,
                                      json_object **out, aigw_error **err) {
-    if (max_depth <= 0 || (max_depth == AIGW__JSON_MAX_DEPTH && !own_tokener))
-        return aigw__json_parse(text, len, what, fail_status, out, err);
     *out = NULL;
     if (len > (size_t)INT32_MAX)
         return aigw__error_set(err, fail_status, "%s: JSON too large", what);
-    json_tokener *tok = json_tokener_new_ex(max_depth);
+    if (max_depth <= 0)
+        max_depth = AIGW__JSON_MAX_DEPTH;
+    int own = own_tokener || max_depth != AIGW__JSON_MAX_DEPTH;
+    json_tokener *tok = own ? json_tokener_new_ex(max_depth) : thread_tokener();
     if (!tok)
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
-    return parse_with(tok, 1, text, len, what, fail_status, out, err);
+    return parse_with(tok, own, 1, text, len, what, fail_status, out, err);
 }
 
 const char *aigw__json_get_string(json_object *obj, const char *key) {

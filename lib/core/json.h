@@ -14,9 +14,12 @@
 aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
                              aigw_status fail_status, json_object **out, aigw_error **err);
 
-/* aigw__json_parse nesting at most max_depth deep (0: AIGW__JSON_MAX_DEPTH)
- * and, with own_tokener, with a tokener of its own, freed afterwards: the
- * buffers a big document grew do not stay with the thread. */
+/* aigw__json_parse, strictly (RFC 8259: no comments, single-quoted strings
+ * or trailing commas, json-c's lenient extensions, in which text could hide
+ * from aigw__json_scan), nesting at most max_depth deep (0:
+ * AIGW__JSON_MAX_DEPTH) and, with own_tokener, with a tokener of its own,
+ * freed afterwards: the buffers a big document grew do not stay with the
+ * thread. */
 aigw_status aigw__json_parse_bounded(const char *text, size_t len, const char *what,
                                      aigw_status fail_status, int max_depth, int own_tokener,
                                      json_object **out, aigw_error **err);
