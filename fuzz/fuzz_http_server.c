@@ -65,6 +65,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     o.max_header_bytes = 2048;
     o.max_headers = 16;
     o.max_body_bytes = 4096;
+    o.max_inflight_body_bytes = 3072; /* bodies of 3-4 kB meet the in-flight cap (503) */
     aigw_error *err = NULL;
     if (aigw__http_server_new(&loop, "127.0.0.1", 0, &o, handler, NULL, &server, &err) != AIGW_OK) {
         fprintf(stderr, "fuzz_http_server: %s\n", aigw_error_message(err));

@@ -80,13 +80,15 @@ static const struct {
      "accounting.store", "type, host, port, password_env, prefix, pool_size, timeout_ms"},
     {"{" B ",\"gateway\":{@}}", "gateway",
      "listen, workers, shutdown_timeout_ms, keys, allow_open, limits, user_header, "
-     "allow_direct_backends"},
+     "allow_direct_backends, metrics_key_sha256, metrics_listen"},
     {"{" B ",\"gateway\":{\"keys\":[{\"sha256\":"
      "\"0000000000000000000000000000000000000000000000000000000000000000\",@}]}}",
      "gateway.keys[0]", "sha256, name, team, user, trusted_user_header, models, routes"},
     {"{" B ",\"gateway\":{\"limits\":{@}}}", "gateway.limits",
-     "max_body_bytes, max_header_bytes, max_headers, max_connections, header_timeout_ms, "
-     "request_timeout_ms, idle_timeout_ms, send_timeout_ms"},
+     "max_body_bytes, max_header_bytes, max_headers, max_connections, "
+     "max_connections_per_client, max_inflight_body_bytes, header_timeout_ms, "
+     "request_timeout_ms, idle_timeout_ms, send_timeout_ms, json_max_depth, json_max_elements, "
+     "json_max_string_bytes, json_offload_bytes"},
 };
 
 static char dir[4096];

@@ -39,8 +39,16 @@
  *                                    routing.allow_direct_backends, which is
  *                                    false when the config has routes)
  *   "limits": {"max_body_bytes", "max_header_bytes", "max_headers",
- *              "max_connections", "header_timeout_ms", "request_timeout_ms",
- *              "idle_timeout_ms", "send_timeout_ms"}   positive integers
+ *              "max_connections" (the total over all workers),
+ *              "max_connections_per_client", "max_inflight_body_bytes",
+ *              "header_timeout_ms", "request_timeout_ms",
+ *              "idle_timeout_ms", "send_timeout_ms", "json_max_depth",
+ *              "json_max_elements", "json_max_string_bytes",
+ *              "json_offload_bytes"}   positive integers (README: Gateway
+ *                                    limits)
+ *   "metrics_key_sha256": "<64 hex>" /metrics needs Bearer KEY (else 401)
+ *   "metrics_listen": "HOST:PORT"    /metrics served there only (404 on the
+ *                                    main listener); neither: public
  *
  * THREADING: aigw_server_shutdown() may be called from any thread, and from
  * a signal handler (it only stores flags and calls uv_async_send). The

@@ -45,11 +45,6 @@ static void tokener_release(json_tokener *tok) {
         json_tokener_free(tok);
 }
 
-aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
-                             aigw_status fail_status, json_object **out, aigw_error **err) {
-    return aigw__json_parse_ex(text, len, what, fail_status, 0, out, err);
-}
-
 /* Where text[0..len) stops being UTF-8 (RFC 3629: no overlong forms, no
  * UTF-16 surrogates, nothing past U+10FFFF), or len when it all is. ASCII
  * goes eight bytes at a time.
@@ -102,24 +97,24 @@ static size_t utf8_check(const char *text, size_t len) {
     return len;
 }
 
-aigw_status aigw__json_parse_ex(const char *text, size_t len, const char *what,
-                                aigw_status fail_status, int flags, json_object **out,
-                                aigw_error **err) {
-    *out = NULL;
-    if (len > (size_t)INT32_MAX)
-        return aigw__error_set(err, fail_status, "%s: JSON too large", what);
+static aigw_status parse_with(json_tokener *tok, int own, int flags, const char *text, size_t len,
+                              const char *what, aigw_status fail_status, json_object **out,
+                              aigw_error **err) {
     size_t bad;
-    if ((flags & AIGW__JSON_UTF8) && (bad = utf8_check(text, len)) < len)
+    if ((flags & AIGW__JSON_UTF8) && (bad = utf8_check(text, len)) < len) {
+        if (own)
+            json_tokener_free(tok);
         return aigw__error_set(err, fail_status, "%s: invalid JSON at byte %zu: %s", what, bad,
                                json_tokener_error_desc(json_tokener_error_parse_utf8_string));
-    json_tokener *tok = thread_tokener();
-    if (!tok)
-        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    }
     json_tokener_set_flags(tok, flags & ~AIGW__JSON_UTF8); /* reused: set every time */
     json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
-    tokener_release(tok);
+    if (own)
+        json_tokener_free(tok);
+    else
+        tokener_release(tok);
     if (jerr == json_tokener_continue)
         return aigw__error_set(err, fail_status, "%s: invalid JSON: unexpected end of input", what);
     if (jerr != json_tokener_success)
@@ -136,6 +131,39 @@ aigw_status aigw__json_parse_ex(const char *text, size_t len, const char *what,
     }
     *out = obj;
     return AIGW_OK;
+}
+
+aigw_status aigw__json_parse(const char *text, size_t len, const char *what,
+                             aigw_status fail_status, json_object **out, aigw_error **err) {
+    return aigw__json_parse_ex(text, len, what, fail_status, 0, out, err);
+}
+
+aigw_status aigw__json_parse_ex(const char *text, size_t len, const char *what,
+                                aigw_status fail_status, int flags, json_object **out,
+                                aigw_error **err) {
+    *out = NULL;
+    if (len > (size_t)INT32_MAX)
+        return aigw__error_set(err, fail_status, "%s: JSON too large", what);
+    json_tokener *tok = thread_tokener();
+    if (!tok)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    return parse_with(tok, 0, flags, text, len, what, fail_status, out, err);
+}
+
+aigw_status aigw__json_parse_bounded(const char *text, size_t len, const char *what,
+                                     aigw_status fail_status, int max_depth, int own_tokener,
+                                     json_object **out, aigw_error **err) {
+    *out = NULL;
+    if (len > (size_t)INT32_MAX)
+        return aigw__error_set(err, fail_status, "%s: JSON too large", what);
+    if (max_depth <= 0)
+        max_depth = AIGW__JSON_MAX_DEPTH;
+    int own = own_tokener || max_depth != AIGW__JSON_MAX_DEPTH;
+    json_tokener *tok = own ? json_tokener_new_ex(max_depth) : thread_tokener();
+    if (!tok)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    return parse_with(tok, own, JSON_TOKENER_STRICT | AIGW__JSON_REQUEST, text, len, what,
+                      fail_status, out, err);
 }
 
 const char *aigw__json_get_string(json_object *obj, const char *key) {

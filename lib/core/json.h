@@ -23,6 +23,16 @@ aigw_status aigw__json_parse_ex(const char *text, size_t len, const char *what,
                                 aigw_status fail_status, int flags, json_object **out,
                                 aigw_error **err);
 
+/* aigw__json_parse of a caller's request (AIGW__JSON_REQUEST), strictly (RFC 8259: no comments,
+ * single-quoted strings or trailing commas, json-c's lenient extensions, in which text could hide
+ * from aigw__json_scan), nesting at most max_depth deep (0:
+ * AIGW__JSON_MAX_DEPTH) and, with own_tokener, with a tokener of its own,
+ * freed afterwards: the buffers a big document grew do not stay with the
+ * thread. */
+aigw_status aigw__json_parse_bounded(const char *text, size_t len, const char *what,
+                                     aigw_status fail_status, int max_depth, int own_tokener,
+                                     json_object **out, aigw_error **err);
+
 /* The string member `key` of obj, or NULL if absent or not a string. */
 const char *aigw__json_get_string(json_object *obj, const char *key);
 

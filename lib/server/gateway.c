@@ -104,7 +104,7 @@ static void worker_refresh(aigw__gw_worker *w) {
 }
 
 static void maybe_finish(aigw__gw_worker *w) {
-    if (w->released || !w->http_closed || w->inflight)
+    if (w->released || !w->http_closed || w->metrics_open || w->inflight)
         return;
     w->released = 1;
     worker_drop_snapshot(w, w->snap);
@@ -135,6 +135,13 @@ static void on_http_closed(void *data) {
     maybe_finish(w);
 }
 
+static void on_metrics_closed(void *data) {
+    aigw__gw_worker *w = data;
+    w->metrics_http = NULL;
+    w->metrics_open = 0;
+    maybe_finish(w);
+}
+
 static void on_async(uv_async_t *a) {
     aigw__gw_worker *w = a->data;
     if (!w->released)
@@ -143,11 +150,15 @@ static void on_async(uv_async_t *a) {
     while (w->shutdown_seen < calls && w->http) {
         w->shutdown_seen++;
         w->shutting_down = 1;
-        aigw__http_server *http = w->http;
+        aigw__http_server *http = w->http, *metrics = w->metrics_http;
         if (w->shutdown_seen == 1) {
             uint64_t d = atomic_load(&w->server->deadline_ms);
+            if (metrics)
+                aigw__http_server_shutdown(metrics, d, on_metrics_closed, w);
             aigw__http_server_shutdown(http, d, on_http_closed, w);
         } else {
+            if (metrics)
+                aigw__http_server_shutdown(metrics, 0, NULL, NULL);
             aigw__http_server_shutdown(http, 0, NULL, NULL);
             break;
         }
@@ -165,6 +176,10 @@ static void close_unstarted(aigw__gw_worker *w) {
     if (w->http) {
         aigw__http_server_shutdown(w->http, 0, NULL, NULL);
         w->http = NULL;
+    }
+    if (w->metrics_http) {
+        aigw__http_server_shutdown(w->metrics_http, 0, NULL, NULL);
+        w->metrics_http = NULL;
     }
     uv_close((uv_handle_t *)&w->async, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -227,12 +242,17 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
     atomic_init(&s->stopped, 0);
     atomic_init(&s->deadline_ms, s->cfg.shutdown_timeout_ms);
     if (!(s->metrics = aigw__gw_metrics_new()) ||
-        !(s->workers = aigw__calloc(s->n_workers, sizeof(*s->workers)))) {
+        !(s->workers = aigw__calloc(s->n_workers, sizeof(*s->workers))) ||
+        !(s->http_limits = aigw__http_limits_new(s->cfg.limits.max_connections,
+                                                 s->cfg.limits.max_connections_per_client,
+                                                 s->cfg.limits.max_inflight_body_bytes))) {
         st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
         goto fail;
     }
+    /* Connections and bodies are limited over all workers together. */
     aigw__http_server_options hopts = s->cfg.limits;
     hopts.reuseport = s->n_workers > 1;
+    hopts.shared = s->http_limits;
     for (unsigned int i = 0; i < s->n_workers; i++) {
         aigw__gw_worker *w = &s->workers[i];
         w->server = s;
@@ -256,6 +276,15 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
             goto fail;
         if (i == 0)
             s->port = aigw__http_server_port(w->http);
+        if (i == 0 && s->cfg.metrics_host) {
+            /* gateway.metrics_listen: worker 0 serves /metrics there, with
+             * the default HTTP limits (its connections are its own). */
+            st = aigw__http_server_new(&w->loop, s->cfg.metrics_host, s->cfg.metrics_port, NULL,
+                                       aigw__gw_handle_metrics, w, &w->metrics_http, err);
+            if (st != AIGW_OK)
+                goto fail;
+            w->metrics_open = 1;
+        }
     }
     for (unsigned int i = 0; i < s->n_workers; i++) {
         aigw__gw_worker *w = &s->workers[i];
@@ -281,6 +310,9 @@ aigw_status aigw_server_start(aigw_client *client, const aigw_serve_options *opt
                   host ? host : "127.0.0.1", s->port);
     aigw__log(&client->logger, AIGW_LOG_INFO, "gateway: listening on %s:%d with %u worker%s",
               host ? host : "127.0.0.1", s->port, s->n_workers, s->n_workers == 1 ? "" : "s");
+    if (s->workers[0].metrics_http)
+        aigw__log(&client->logger, AIGW_LOG_INFO, "gateway: /metrics on %s:%d", s->cfg.metrics_host,
+                  aigw__http_server_port(s->workers[0].metrics_http));
     s->host = host; /* kept: a reload checks the same rule */
     *out = s;
     return AIGW_OK;
@@ -295,6 +327,7 @@ fail:
     aigw__free(host);
     aigw__free(s->workers);
     aigw__gw_metrics_free(s->metrics);
+    aigw__http_limits_unref(s->http_limits);
     aigw__gw_config_free(&s->cfg);
     aigw__free(s);
     return st;
@@ -353,6 +386,7 @@ void aigw_server_free(aigw_server *server) {
     aigw__gw_snapshot_unref(server->current);
     pthread_mutex_destroy(&server->snap_lock);
     aigw__gw_metrics_free(server->metrics);
+    aigw__http_limits_unref(server->http_limits);
     aigw__gw_config_free(&server->cfg);
     aigw__free(server->host);
     aigw__free(server);
@@ -367,6 +401,10 @@ static aigw_status same_listeners(const aigw__gw_config *a, const aigw__gw_confi
         what = "gateway.listen";
     else if (a->workers != b->workers)
         what = "gateway.workers";
+    else if ((a->metrics_host == NULL) != (b->metrics_host == NULL) ||
+             (a->metrics_host && strcmp(a->metrics_host, b->metrics_host) != 0) ||
+             a->metrics_port != b->metrics_port)
+        what = "gateway.metrics_listen";
     else if (memcmp(&a->limits, &b->limits, sizeof a->limits) != 0)
         what = "gateway.limits";
     if (!what)

@@ -16,6 +16,8 @@
 
 #include "aigw/serve.h"
 #include "core/buf.h"
+#include "core/json_limits.h"
+#include "server/http_limits.h"
 #include "server/http_server.h"
 
 typedef struct aigw__gw_key {
@@ -43,7 +45,22 @@ typedef struct aigw__gw_config {
     int allow_open;    /* gateway.allow_open: no keys on a public address is fine */
     int direct_rule;   /* allow_direct_backends: 0 unset (routing's rule), 1 true, 2 false */
     atomic_int user_ignored_logged; /* open gateway: a user header/field was ignored */
+    /* Request bodies (gateway_body.c): bounds checked before parsing, and
+     * the size from which a body is parsed on the thread pool. */
+    aigw__json_limits json_limits;
+    size_t json_offload_bytes;
+    /* /metrics: a key (its SHA-256) it needs, and/or a listener of its own. */
+    int has_metrics_key;
+    unsigned char metrics_sha256[32];
+    char *metrics_host; /* from "metrics_listen", or NULL */
+    int metrics_port;
 } aigw__gw_config;
+
+#define AIGW__GW_DEF_JSON_MAX_DEPTH 128u
+#define AIGW__GW_DEF_JSON_MAX_ELEMENTS 1000000u
+#define AIGW__GW_DEF_JSON_MAX_STRING ((size_t)32u * 1024u * 1024u)
+#define AIGW__GW_DEF_JSON_OFFLOAD ((size_t)1024u * 1024u)
+#define AIGW__GW_MAX_JSON_DEPTH 1024
 
 /* Parses and validates gw (may be NULL: all defaults) into cfg. */
 aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_error **err);
@@ -70,6 +87,41 @@ aigw_status aigw__gw_parse_listen(const char *text, char **host, int *port, aigw
  * are configured: open) when allowed, 0 when refused. */
 int aigw__gw_authenticate(const aigw__gw_config *cfg, const aigw__http_request *req,
                           const aigw__gw_key **key);
+/* Whether the request may read /metrics: 1 when no metrics key is
+ * configured, else when its Bearer token (or x-api-key) hashes to it. */
+int aigw__gw_metrics_authorized(const aigw__gw_config *cfg, const aigw__http_request *req);
+
+/* ---- request bodies (gateway_body.c) ----
+ * A body is checked against the JSON limits without building anything,
+ * then parsed (json-c, nesting bounded too). Bodies of json_offload_bytes
+ * or more go to the libuv thread pool for both, so the worker's loop keeps
+ * answering its other connections meanwhile; their parse uses a tokener of
+ * its own, and once such a request is over the process gives freed memory
+ * back to the system (malloc_trim, on the thread pool). */
+typedef struct aigw__gw_body aigw__gw_body;
+typedef void (*aigw__gw_body_cb)(aigw__gw_body *b, json_object *obj, void *user);
+struct aigw__gw_body {
+    uv_work_t work;
+    const char *text;
+    size_t len;
+    aigw__json_limits limits;
+    int offloaded;
+    json_object *obj; /* the result, or NULL */
+    int status;       /* when NULL: the HTTP status (400, 413) */
+    const char *code; /* and OpenAI error code */
+    char message[200];
+    aigw__gw_body_cb cb;
+    void *user;
+};
+/* Parses text (valid until cb) per cfg; cb runs on the loop, at once for a
+ * small body. obj (taken by cb) is NULL on failure, with b->status,
+ * b->code, b->message set. Returns 0, or -1 if the work could not be
+ * queued (cb not called). */
+int aigw__gw_body_parse(aigw__gw_body *b, uv_loop_t *loop, const aigw__gw_config *cfg,
+                        const char *text, size_t len, aigw__gw_body_cb cb, void *user);
+/* After a request with an offloaded body: return freed memory to the
+ * system (coalesced; on the thread pool). */
+void aigw__gw_body_trim(uv_loop_t *loop);
 
 /* ---- metrics ---- */
 typedef struct aigw__gw_metrics aigw__gw_metrics;
@@ -103,7 +155,9 @@ typedef struct aigw__gw_worker {
     unsigned int index;
     uv_loop_t loop;
     uv_async_t async;
-    aigw__http_server *http; /* NULL once closed */
+    aigw__http_server *http;         /* NULL once closed */
+    aigw__http_server *metrics_http; /* gateway.metrics_listen, worker 0 only */
+    int metrics_open;                /* metrics_http not yet closed */
     pthread_t thread;
     int thread_started;
     int shutdown_seen; /* shutdown calls acted on */
@@ -122,6 +176,7 @@ struct aigw_server {
     aigw__gw_snapshot *current; /* the newest config (a reference) */
     atomic_uint generation;     /* bumped by each reload */
     aigw__gw_metrics *metrics;
+    aigw__http_limits *http_limits; /* connections and bodies, all workers */
     aigw__gw_worker *workers;
     unsigned int n_workers;
     int port;
@@ -136,6 +191,8 @@ struct aigw_server {
 
 /* The HTTP handler (gateway_routes.c). user is the worker. */
 void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *user);
+/* The handler of the gateway.metrics_listen listener: /metrics only. */
+void aigw__gw_handle_metrics(aigw__http_request *req, aigw__http_response *res, void *user);
 /* A request context starts on a worker: the snapshot it uses (a reference;
  * hand it back to aigw__gw_worker_request_done). */
 aigw__gw_snapshot *aigw__gw_worker_request_start(aigw__gw_worker *w);

@@ -72,3 +72,20 @@ int aigw__gw_authenticate(const aigw__gw_config *cfg, const aigw__http_request *
     *key = found;
     return found != NULL;
 }
+
+int aigw__gw_metrics_authorized(const aigw__gw_config *cfg, const aigw__http_request *req) {
+    if (!cfg->has_metrics_key)
+        return 1;
+    const char *k = presented_key(req);
+    if (!k)
+        return 0;
+    size_t len = strlen(k);
+    while (len && (k[len - 1] == ' ' || k[len - 1] == '\t'))
+        len--;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    if (!sha256(k, len, digest))
+        return 0;
+    int ok = CRYPTO_memcmp(digest, cfg->metrics_sha256, sizeof(digest)) == 0;
+    OPENSSL_cleanse(digest, sizeof(digest));
+    return ok;
+}

@@ -187,7 +187,37 @@ static aigw_status load_key(aigw__gw_key *k, json_object *o, size_t i, aigw_erro
     return AIGW_OK;
 }
 
-static aigw_status load_limits(aigw__http_server_options *l, json_object *o, aigw_error **err) {
+/* The JSON-body and shared-connection keys of gateway.limits (the others
+ * are the HTTP server's); 1 when key was one of them. */
+static int load_body_limit(aigw__gw_config *cfg, const char *key, json_object *val,
+                           const char *path, aigw_status *st, aigw_error **err) {
+    long long n = 0;
+    if (strcmp(key, "json_max_depth") == 0) {
+        if ((*st = get_uint(val, path, 1, AIGW__GW_MAX_JSON_DEPTH, &n, err)) == AIGW_OK)
+            cfg->json_limits.max_depth = (size_t)n;
+    } else if (strcmp(key, "json_max_elements") == 0) {
+        if ((*st = get_uint(val, path, 1, INT_MAX, &n, err)) == AIGW_OK)
+            cfg->json_limits.max_elements = (size_t)n;
+    } else if (strcmp(key, "json_max_string_bytes") == 0) {
+        if ((*st = get_uint(val, path, 1, INT_MAX, &n, err)) == AIGW_OK)
+            cfg->json_limits.max_string_bytes = (size_t)n;
+    } else if (strcmp(key, "json_offload_bytes") == 0) {
+        if ((*st = get_uint(val, path, 1, INT_MAX, &n, err)) == AIGW_OK)
+            cfg->json_offload_bytes = (size_t)n;
+    } else if (strcmp(key, "max_connections_per_client") == 0) {
+        if ((*st = get_uint(val, path, 1, INT_MAX, &n, err)) == AIGW_OK)
+            cfg->limits.max_connections_per_client = (unsigned int)n;
+    } else if (strcmp(key, "max_inflight_body_bytes") == 0) {
+        if ((*st = get_uint(val, path, 1, 1LL << 40, &n, err)) == AIGW_OK)
+            cfg->limits.max_inflight_body_bytes = (size_t)n;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static aigw_status load_limits(aigw__gw_config *cfg, json_object *o, aigw_error **err) {
+    aigw__http_server_options *l = &cfg->limits;
     static const char *const names[] = {
         "max_body_bytes",    "max_header_bytes",   "max_headers",     "max_connections",
         "header_timeout_ms", "request_timeout_ms", "idle_timeout_ms", "send_timeout_ms"};
@@ -199,6 +229,12 @@ static aigw_status load_limits(aigw__http_server_options *l, json_object *o, aig
     json_object_object_foreach(o, key, val) {
         size_t i;
         snprintf(path, sizeof(path), "gateway.limits.%s", key);
+        st = AIGW_OK;
+        if (load_body_limit(cfg, key, val, path, &st, err)) {
+            if (st != AIGW_OK)
+                return st;
+            continue;
+        }
         for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
             if (strcmp(key, names[i]) == 0)
                 break;
@@ -206,8 +242,10 @@ static aigw_status load_limits(aigw__http_server_options *l, json_object *o, aig
             return aigw__error_set(err, AIGW_ECONFIG,
                                    "gateway.limits: unknown key \"%s\" (known: max_body_bytes, "
                                    "max_header_bytes, max_headers, max_connections, "
+                                   "max_connections_per_client, max_inflight_body_bytes, "
                                    "header_timeout_ms, request_timeout_ms, idle_timeout_ms, "
-                                   "send_timeout_ms)",
+                                   "send_timeout_ms, json_max_depth, json_max_elements, "
+                                   "json_max_string_bytes, json_offload_bytes)",
                                    key);
         long long max = i >= 4 ? 86400000LL : (long long)INT_MAX;
         if ((st = get_uint(val, path, 1, max, &n, err)) != AIGW_OK)
@@ -242,12 +280,44 @@ static aigw_status load_limits(aigw__http_server_options *l, json_object *o, aig
     return AIGW_OK;
 }
 
+/* gateway.metrics_key_sha256 and gateway.metrics_listen. */
+static aigw_status load_metrics_key(aigw__gw_config *cfg, const char *key, json_object *val,
+                                    aigw_error **err) {
+    const char *s = json_object_is_type(val, json_type_string) ? json_object_get_string(val) : NULL;
+    if (strcmp(key, "metrics_listen") == 0) {
+        if (!s)
+            return aigw__error_set(err, AIGW_ECONFIG, "gateway.metrics_listen: must be a string");
+        aigw_status st = aigw__gw_parse_listen(s, &cfg->metrics_host, &cfg->metrics_port, NULL);
+        if (st != AIGW_OK)
+            return aigw__error_set(err, st == AIGW_ECONFIG ? AIGW_ECONFIG : st,
+                                   "gateway.metrics_listen: '%s' must be HOST:PORT", s);
+        return AIGW_OK;
+    }
+    if (!s || strlen(s) != 64)
+        return aigw__error_set(err, AIGW_ECONFIG,
+                               "gateway.metrics_key_sha256: must be 64 hex digits");
+    for (int j = 0; j < 32; j++) {
+        int hi = hexval(s[2 * j]), lo = hexval(s[2 * j + 1]);
+        if (hi < 0 || lo < 0)
+            return aigw__error_set(err, AIGW_ECONFIG,
+                                   "gateway.metrics_key_sha256: must be 64 hex digits");
+        cfg->metrics_sha256[j] = (unsigned char)(hi << 4 | lo);
+    }
+    cfg->has_metrics_key = 1;
+    return AIGW_OK;
+}
+
 aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_error **err) {
     aigw_status st = AIGW_OK;
     long long n = 0;
     memset(cfg, 0, sizeof(*cfg));
     cfg->port = -1;
     cfg->shutdown_timeout_ms = 30000;
+    cfg->json_limits.max_depth = AIGW__GW_DEF_JSON_MAX_DEPTH;
+    cfg->json_limits.max_elements = AIGW__GW_DEF_JSON_MAX_ELEMENTS;
+    cfg->json_limits.max_string_bytes = AIGW__GW_DEF_JSON_MAX_STRING;
+    cfg->json_offload_bytes = AIGW__GW_DEF_JSON_OFFLOAD;
+    cfg->metrics_port = -1;
     if (!gw)
         return AIGW_OK;
     if (!json_object_is_type(gw, json_type_object))
@@ -291,7 +361,9 @@ aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_err
                     goto out;
             }
         } else if (strcmp(key, "limits") == 0) {
-            st = load_limits(&cfg->limits, val, err);
+            st = load_limits(cfg, val, err);
+        } else if (strcmp(key, "metrics_key_sha256") == 0 || strcmp(key, "metrics_listen") == 0) {
+            st = load_metrics_key(cfg, key, val, err);
         } else if (strcmp(key, "allow_open") == 0) {
             if (!json_object_is_type(val, json_type_boolean))
                 st =
@@ -315,7 +387,7 @@ aigw_status aigw__gw_config_load(aigw__gw_config *cfg, json_object *gw, aigw_err
             st = aigw__error_set(err, AIGW_ECONFIG,
                                  "gateway: unknown key \"%s\" (known: listen, workers, "
                                  "shutdown_timeout_ms, keys, allow_open, limits, user_header, "
-                                 "allow_direct_backends)",
+                                 "allow_direct_backends, metrics_key_sha256, metrics_listen)",
                                  key);
         }
         if (st != AIGW_OK)
@@ -344,8 +416,10 @@ void aigw__gw_config_free(aigw__gw_config *cfg) {
     aigw__free(cfg->keys);
     aigw__free(cfg->host);
     aigw__free(cfg->user_header);
+    aigw__free(cfg->metrics_host);
     memset(cfg, 0, sizeof(*cfg));
     cfg->port = -1;
+    cfg->metrics_port = -1;
 }
 
 aigw_status aigw__gw_config_check_client(const aigw__gw_config *cfg, aigw_client *client,

@@ -50,6 +50,9 @@ typedef struct gw_req {
     char *models_json;
     aigw_error *models_err;
     aigw_status models_status;
+    aigw__http_request *req; /* while its body is parsed */
+    aigw__gw_body body;      /* the parse (gateway_body.c) */
+    int big;                 /* the body was parsed off the loop */
 } gw_req;
 
 /* Metrics and the access log: before the answer's last bytes go out, so a
@@ -73,6 +76,8 @@ static void record(gw_req *r) {
 static void finish(gw_req *r) {
     aigw__gw_worker *w = r->w;
     aigw__gw_snapshot *snap = r->snap;
+    if (r->big)
+        aigw__gw_body_trim(&w->loop); /* its body and tree are freed by now */
     aigw__free(r->models_json);
     aigw_error_free(r->models_err);
     aigw__free(r);
@@ -394,25 +399,30 @@ static const char *request_user(gw_req *r, const aigw__http_request *req, json_o
     return k ? k->user : NULL;
 }
 
-static void model_call(gw_req *r, aigw__http_request *req) {
-    if (!json_content_type(req)) {
-        send_error(r, 415, "invalid_request_error", "Content-Type must be application/json.",
-                   "unsupported_media_type");
+static void on_gone(aigw__http_response *res, void *data);
+
+static void model_call_parsed(aigw__gw_body *b, json_object *body, void *user) {
+    gw_req *r = user;
+    aigw__http_request *req = r->req;
+    r->req = NULL;
+    if (r->gone) { /* the client left while its body was parsed */
+        json_object_put(body);
+        r->status = 499;
+        record(r);
+        aigw__http_response_send(r->res, 499, NULL, "", 0);
+        finish(r);
         return;
     }
-    json_object *body = NULL; /* the per-thread tokener: no allocation per request */
-    aigw_error *perr = NULL;  /* strings must be valid UTF-8 */
-    int complete = aigw__json_parse_ex(req->body, req->body_len, "request", AIGW_EBADREQUEST,
-                                       AIGW__JSON_REQUEST, &body, &perr) == AIGW_OK;
-    if (!complete || !json_object_is_type(body, json_type_object)) {
-        char msg[256];
-        snprintf(msg, sizeof msg,
-                 "We could not parse the JSON body of your request (%s). The body must be a JSON "
-                 "object.",
-                 complete ? "not an object" : aigw_error_message(perr));
+    if (!body) {
+        send_error(r, b->status, "invalid_request_error", b->message, b->code);
+        return;
+    }
+    if (!json_object_is_type(body, json_type_object)) {
         json_object_put(body);
-        aigw_error_free(perr);
-        send_error(r, 400, "invalid_request_error", msg, "invalid_json");
+        send_error(r, 400, "invalid_request_error",
+                   "We could not parse the JSON body of your request. The body must be a JSON "
+                   "object.",
+                   "invalid_json");
         return;
     }
     json_object *v = NULL;
@@ -454,6 +464,24 @@ static void model_call(gw_req *r, aigw__http_request *req) {
         return;
     }
     aigw__http_response_on_disconnect(r->res, on_gone, r);
+}
+
+static void model_call(gw_req *r, aigw__http_request *req) {
+    if (!json_content_type(req)) {
+        send_error(r, 415, "invalid_request_error", "Content-Type must be application/json.",
+                   "unsupported_media_type");
+        return;
+    }
+    r->req = req;
+    r->big = req->body_len >= r->snap->cfg.json_offload_bytes;
+    if (r->big) /* the client may go while the thread pool parses */
+        aigw__http_response_on_disconnect(r->res, on_gone, r);
+    if (aigw__gw_body_parse(&r->body, &r->w->loop, &r->snap->cfg, req->body, req->body_len,
+                            model_call_parsed, r) != 0) {
+        r->req = NULL;
+        r->big = 0;
+        send_error(r, 503, "server_error", "Could not queue the request.", "server_overloaded");
+    }
 }
 
 static void models_work(uv_work_t *wk) {
@@ -542,6 +570,67 @@ static aigw_status render_budget_metrics(aigw_client *client, aigw__buf *b) {
         st.admitted, st.refused, st.unknown_usage, st.store_errors_open, st.store_errors_closed);
 }
 
+/* GET /metrics: with gateway.metrics_key_sha256 only for that key. */
+static void serve_metrics(gw_req *r, aigw__http_request *req) {
+    if (!aigw__gw_metrics_authorized(&r->snap->cfg, req)) {
+        aigw__http_response_header(r->res, "WWW-Authenticate", "Bearer");
+        send_error(r, 401, "invalid_request_error",
+                   "/metrics needs the metrics key: send 'Authorization: Bearer KEY'.",
+                   "invalid_api_key");
+        return;
+    }
+    aigw__buf b = AIGW__BUF_INIT;
+    if (aigw__gw_metrics_render(r->w->server->metrics, &b) != AIGW_OK ||
+        render_budget_metrics(r->snap->client, &b) != AIGW_OK) {
+        aigw__buf_free(&b);
+        send_error(r, 500, "server_error", "Out of memory.", NULL);
+        return;
+    }
+    r->status = 200;
+    record(r);
+    aigw__http_response_send(r->res, 200, "text/plain; version=0.0.4; charset=utf-8", b.data,
+                             b.len);
+    aigw__buf_free(&b);
+    finish(r);
+}
+
+static gw_req *req_new(aigw__gw_worker *w, aigw__http_request *req, aigw__http_response *res,
+                       route_id route) {
+    gw_req *r = aigw__calloc(1, sizeof(*r));
+    if (!r) {
+        aigw__http_response_send_error(res, 500, NULL, "Out of memory.", NULL, NULL);
+        return NULL;
+    }
+    r->snap = aigw__gw_worker_request_start(w);
+    r->w = w;
+    r->res = res;
+    r->route = route;
+    r->start_ns = uv_hrtime();
+    r->work.data = r;
+    snprintf(r->method, sizeof(r->method), "%s", req->method);
+    snprintf(r->remote, sizeof(r->remote), "%s", req->remote_addr ? req->remote_addr : "-");
+    return r;
+}
+
+void aigw__gw_handle_metrics(aigw__http_request *req, aigw__http_response *res, void *user) {
+    if (strcmp(req->path, "/metrics") != 0) {
+        aigw__http_response_send_error(res, 404, "invalid_request_error",
+                                       "Unknown request URL. This listener serves /metrics.", NULL,
+                                       "unknown_url");
+        return;
+    }
+    if (strcmp(req->method, "GET") != 0) {
+        aigw__http_response_header(res, "Allow", "GET");
+        aigw__http_response_send_error(res, 405, "invalid_request_error",
+                                       "Method not allowed for this URL.", NULL,
+                                       "method_not_allowed");
+        return;
+    }
+    gw_req *r = req_new(user, req, res, R_METRICS);
+    if (r)
+        serve_metrics(r, req);
+}
+
 void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *user) {
     aigw__gw_worker *w = user;
     aigw_server *s = w->server;
@@ -557,6 +646,9 @@ void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *us
     for (i = 0; i < n; i++)
         if (strcmp(req->path, routes[i].path) == 0)
             break;
+    /* With a listener of its own, /metrics is not on this one. */
+    if (i < n && routes[i].id == R_METRICS && s->cfg.metrics_host)
+        i = n;
     if (i == n) {
         aigw__http_response_send_error(res, 404, "invalid_request_error",
                                        "Unknown request URL. Please check the URL.", NULL,
@@ -597,19 +689,7 @@ void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *us
         return;
     }
     if (r->route == R_METRICS) {
-        aigw__buf b = AIGW__BUF_INIT;
-        if (aigw__gw_metrics_render(s->metrics, &b) != AIGW_OK ||
-            render_budget_metrics(r->snap->client, &b) != AIGW_OK) {
-            aigw__buf_free(&b);
-            send_error(r, 500, "server_error", "Out of memory.", NULL);
-            return;
-        }
-        r->status = 200;
-        record(r);
-        aigw__http_response_send(res, 200, "text/plain; version=0.0.4; charset=utf-8", b.data,
-                                 b.len);
-        aigw__buf_free(&b);
-        finish(r);
+        serve_metrics(r, req);
         return;
     }
     if (w->shutting_down) {

@@ -189,6 +189,11 @@ int aigw__http_conn_write(conn *c, const void *p1, size_t n1, const void *p2, si
 
 /* A response the server makes itself, then a lingering close. */
 void aigw__http_conn_error(conn *c, int status, const char *message, const char *code) {
+    aigw__http_conn_error_retry(c, status, message, code, 0);
+}
+
+void aigw__http_conn_error_retry(conn *c, int status, const char *message, const char *code,
+                                 int retry_after) {
     if (c->cur) {
         aigw__http_response *res = c->cur;
         c->cur = NULL;
@@ -198,6 +203,8 @@ void aigw__http_conn_error(conn *c, int status, const char *message, const char 
     int ok = aigw__http_error_json(&body, aigw__http_error_type(status), message, NULL, code) ==
                  AIGW_OK &&
              aigw__http_status_line(&head, status) == AIGW_OK &&
+             (retry_after <= 0 ||
+              aigw__buf_printf(&head, "Retry-After: %d\r\n", retry_after) == AIGW_OK) &&
              aigw__buf_printf(&head,
                               "Content-Type: application/json\r\nContent-Length: %zu\r\n"
                               "Connection: close\r\n\r\n",
@@ -244,6 +251,10 @@ static void conn_unlink(conn *c) {
         srv->nrejected--;
     else
         srv->nconns--;
+    if (c->admitted) {
+        c->admitted = 0;
+        aigw__http_limits_leave(srv->limits, (const struct sockaddr *)&c->peer);
+    }
 }
 
 /* Closes at once; a handler still answering hears of the disconnect. */
@@ -370,7 +381,8 @@ void aigw__http_conn_process(conn *c) {
         }
         if (e != HPE_OK) {
             if (c->fail_status)
-                aigw__http_conn_error(c, c->fail_status, c->fail_msg, c->fail_code);
+                aigw__http_conn_error_retry(c, c->fail_status, c->fail_msg, c->fail_code,
+                                            c->fail_retry_after);
             else if (e == HPE_HEADER_OVERFLOW)
                 aigw__http_conn_error(c, 431, "The request headers are too large.",
                                       "request_headers_too_large");

@@ -10,6 +10,7 @@
 #include <http_parser.h>
 
 #include "core/buf.h"
+#include "server/http_limits.h"
 #include "server/http_server.h"
 
 #define LINGER_MS 2000u
@@ -42,6 +43,8 @@ struct aigw__http_response {
     int dispatched, started, completed, chunked, close_after;
     aigw__http_disconnect_cb on_disconnect;
     void *disconnect_data;
+    aigw__http_limits *body_limits; /* what body_held is taken from (a reference) */
+    size_t body_held;               /* body bytes counted in flight */
 };
 
 struct conn {
@@ -63,6 +66,7 @@ struct conn {
     uint64_t req_start;
     int fail_status; /* set by a parser callback that refused */
     const char *fail_msg, *fail_code;
+    int fail_retry_after; /* seconds, for a Retry-After header; 0: none */
     int reading, eof, shut_done, in_dispatch, rejected, served;
     size_t pending_writes, pending_bytes; /* handed to uv_write, not yet done */
     aigw__buf out;                        /* corked: written this loop iteration, not yet flushed */
@@ -71,6 +75,8 @@ struct conn {
     wreq *spare_wreqs;              /* finished write requests (with their buffers) to reuse */
     aigw__http_response *spare_res; /* a completed response kept for the next request */
     char remote[64];
+    struct sockaddr_storage peer; /* the client's address */
+    int admitted;                 /* counted in the shared connection limits */
 };
 
 struct aigw__http_server {
@@ -85,6 +91,7 @@ struct aigw__http_server {
     aigw__http_handler handler;
     void *user;
     http_parser_settings settings;
+    aigw__http_limits *limits; /* shared or the server's own (a reference) */
     conn *conns;
     unsigned int nconns, nrejected, closing_conns;
     int port;
@@ -118,6 +125,9 @@ void aigw__http_conn_flush(conn *c);
 /* The prepare/check callbacks' work: flushes every corked connection. */
 void aigw__http_server_flush(aigw__http_server *srv);
 void aigw__http_conn_error(conn *c, int status, const char *message, const char *code);
+/* The same with a Retry-After header (seconds; 0: none). */
+void aigw__http_conn_error_retry(conn *c, int status, const char *message, const char *code,
+                                 int retry_after);
 void aigw__http_conn_close(conn *c);
 void aigw__http_conn_linger(conn *c);
 void aigw__http_conn_idle(conn *c);
@@ -129,6 +139,8 @@ void aigw__http_conn_process(conn *c);
 void aigw__http_response_detach(aigw__http_response *res);
 /* Frees a response (and what it holds). */
 void aigw__http_response_free(aigw__http_response *res);
+/* Gives back the body bytes the response holds in the in-flight count. */
+void aigw__http_response_body_release(aigw__http_response *res);
 
 /* http_parse.c: the http_parser callbacks that build a request. */
 void aigw__http_parser_settings(http_parser_settings *s);

@@ -26,6 +26,14 @@ static int refuse(conn *c, int status, const char *msg, const char *code) {
     return -1;
 }
 
+#define BUSY_RETRY_AFTER_S 1
+#define BUSY_MESSAGE "The server holds too many request bodies at once; retry later."
+
+static int refuse_busy(conn *c) {
+    c->fail_retry_after = BUSY_RETRY_AFTER_S;
+    return refuse(c, 503, BUSY_MESSAGE, "server_overloaded");
+}
+
 static int count_header_bytes(conn *c, size_t n) {
     c->header_bytes += n;
     if (c->header_bytes > c->srv->o.max_header_bytes)
@@ -235,6 +243,14 @@ static int on_headers_complete(http_parser *p) {
     res->head = p->method == HTTP_HEAD;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > srv->o.max_body_bytes)
         return refuse(c, 413, "The request body is too large.", "request_too_large");
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
+        /* Refused before a byte is read when it cannot fit now; else the
+         * buffer is sized once (no doubling: a 32 MB body costs 32 MB). */
+        if (!aigw__http_limits_body_fits(srv->limits, (size_t)p->content_length))
+            return refuse_busy(c);
+        if (!res->body.len)
+            aigw__buf_reserve(&res->body, (size_t)p->content_length);
+    }
     const char *expect = aigw__http_request_header(req, "expect");
     if (expect) {
         if (strcasecmp(expect, "100-continue") != 0)
@@ -257,6 +273,13 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     aigw__http_response *res = c->cur;
     if (res->body.len + len > c->srv->o.max_body_bytes)
         return refuse(c, 413, "The request body is too large.", "request_too_large");
+    /* Counted as it arrives, so a client that announces a body and stalls
+     * holds only what it sent. */
+    if (aigw__http_limits_body_take(c->srv->limits, len))
+        return refuse_busy(c);
+    if (!res->body_limits)
+        res->body_limits = aigw__http_limits_ref(c->srv->limits);
+    res->body_held += len;
     if (aigw__buf_append(&res->body, at, len))
         return refuse(c, 503, "The server is out of memory.", "server_overloaded");
     return 0;

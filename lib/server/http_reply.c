@@ -21,9 +21,19 @@ static void buf_reuse(aigw__buf *b) {
         aigw__buf_clear(b);
 }
 
+void aigw__http_response_body_release(aigw__http_response *res) {
+    if (!res->body_limits)
+        return;
+    aigw__http_limits_body_give(res->body_limits, res->body_held);
+    aigw__http_limits_unref(res->body_limits);
+    res->body_limits = NULL;
+    res->body_held = 0;
+}
+
 void aigw__http_response_free(aigw__http_response *res) {
     if (!res)
         return;
+    aigw__http_response_body_release(res);
     aigw__free(res->headers);
     aigw__free(res->hoffs);
     aigw__buf_free(&res->url);
@@ -36,6 +46,7 @@ void aigw__http_response_free(aigw__http_response *res) {
 /* A completed response becomes the connection's spare: its buffers and
  * header array serve the next request (no allocation per request). */
 static void response_recycle(conn *c, aigw__http_response *res) {
+    aigw__http_response_body_release(res);
     if (c->spare_res) {
         aigw__http_response_free(res);
         return;

@@ -19,7 +19,6 @@
 #define DEF_REQUEST_TIMEOUT_MS 60000u
 #define DEF_IDLE_TIMEOUT_MS 75000u
 #define DEF_SEND_TIMEOUT_MS 60000u
-#define DEF_MAX_CONNECTIONS 4096u
 #define DEF_BACKLOG 511
 
 /* ---- accepting ---- */
@@ -42,30 +41,37 @@ static void on_connection(uv_stream_t *l, int status) {
     if (srv->conns)
         srv->conns->prev = c;
     srv->conns = c;
-    int reject = srv->nconns >= srv->o.max_connections;
-    if (reject) {
-        c->rejected = 1;
-        srv->nrejected++;
-    } else {
-        srv->nconns++;
-    }
+    /* Counted as rejected until the shared limits admit it. */
+    c->rejected = 1;
+    srv->nrejected++;
     if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
         aigw__http_conn_close(c);
         return;
     }
-    if (reject) {
+    int namelen = sizeof(c->peer);
+    int have_peer = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &namelen) == 0;
+    if (!have_peer)
+        memset(&c->peer, 0, sizeof(c->peer)); /* AF_UNSPEC: only the total applies */
+    aigw__http_admit admit = aigw__http_limits_enter(srv->limits, (struct sockaddr *)&c->peer);
+    if (admit != AIGW__HTTP_ADMIT_OK) {
         if (srv->nrejected > REJECT_SLACK)
             aigw__http_conn_close(c);
+        else if (admit == AIGW__HTTP_ADMIT_CLIENT_FULL)
+            aigw__http_conn_error_retry(c, 503,
+                                        "Too many connections from your address; retry later.",
+                                        "too_many_connections", 1);
         else
-            aigw__http_conn_error(c, 503, "The server has too many connections; retry later.",
-                                  "server_overloaded");
+            aigw__http_conn_error_retry(c, 503, "The server has too many connections; retry later.",
+                                        "server_overloaded", 1);
         return;
     }
+    c->admitted = 1;
+    c->rejected = 0;
+    srv->nrejected--;
+    srv->nconns++;
     uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage ss;
-    int namelen = sizeof(ss);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &namelen) == 0)
-        uv_ip_name((struct sockaddr *)&ss, c->remote, sizeof(c->remote));
+    if (have_peer)
+        uv_ip_name((struct sockaddr *)&c->peer, c->remote, sizeof(c->remote));
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     aigw__http_conn_idle(c);
@@ -78,6 +84,7 @@ static void on_server_handle_closed(uv_handle_t *h) {
         return;
     aigw__http_closed_cb cb = srv->on_closed;
     void *data = srv->closed_data;
+    aigw__http_limits_unref(srv->limits);
     aigw__free(srv);
     if (cb)
         cb(data);
@@ -165,7 +172,7 @@ static void options_defaults(aigw__http_server_options *o, const aigw__http_serv
     if (!o->send_timeout_ms)
         o->send_timeout_ms = DEF_SEND_TIMEOUT_MS;
     if (!o->max_connections)
-        o->max_connections = DEF_MAX_CONNECTIONS;
+        o->max_connections = AIGW__HTTP_DEF_MAX_CONNECTIONS;
     if (o->backlog <= 0)
         o->backlog = DEF_BACKLOG;
 }
@@ -190,10 +197,20 @@ aigw_status aigw__http_server_new(uv_loop_t *loop, const char *host, int port,
     srv->handler = handler;
     srv->user = user;
     options_defaults(&srv->o, opts);
+    srv->limits = srv->o.shared ? aigw__http_limits_ref(srv->o.shared)
+                                : aigw__http_limits_new(srv->o.max_connections,
+                                                        srv->o.max_connections_per_client,
+                                                        srv->o.max_inflight_body_bytes);
+    srv->o.shared = NULL;
+    if (!srv->limits) {
+        aigw__free(srv);
+        return aigw__error_set(err, AIGW_ENOMEM, "http server: out of memory");
+    }
     aigw__http_parser_settings(&srv->settings);
 
     int rc = uv_tcp_init_ex(loop, &srv->listener, ss.ss_family);
     if (rc != 0) {
+        aigw__http_limits_unref(srv->limits);
         aigw__free(srv);
         return aigw__error_set(err, AIGW_EIO, "http server: socket: %s", uv_strerror(rc));
     }

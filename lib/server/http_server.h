@@ -33,8 +33,17 @@
  *                              closing under them (nginx's choice).
  *   send_timeout       60 s    no write progress while response bytes are
  *                              queued (client stopped reading) → closed.
- *   max_connections    4096    one more is answered 503 + Connection:
- *                              close; past that plus 64, simply closed.
+ *   max_connections    4096    in total, over every server sharing one
+ *                              aigw__http_limits (the gateway's workers);
+ *                              one more is answered 503 + Retry-After +
+ *                              Connection: close; past that plus 64 (per
+ *                              server), simply closed.
+ *   max_connections_per_client 256  per peer address, shared likewise → 503.
+ *   max_inflight_body_bytes 256 MiB request bodies held at once (from their
+ *                              first byte until their response completes),
+ *                              shared likewise → 503 + Retry-After (before
+ *                              reading, when the Content-Length says so).
+ *                              See http_limits.h.
  * Every error the server makes itself has an OpenAI-shaped JSON body
  * {"error":{"message","type","param","code"}}, `Connection: close`, and a
  * lingering close (write side shut, input drained for up to 2 s) so the
@@ -74,6 +83,7 @@
 #include "aigw/status.h"
 
 typedef struct aigw__http_server aigw__http_server;
+typedef struct aigw__http_limits aigw__http_limits;
 typedef struct aigw__http_response aigw__http_response;
 
 typedef struct aigw__http_header {
@@ -107,8 +117,14 @@ typedef struct aigw__http_server_options {
     uint64_t idle_timeout_ms;
     uint64_t send_timeout_ms;
     unsigned int max_connections;
+    unsigned int max_connections_per_client;
+    size_t max_inflight_body_bytes;
     int backlog;   /* 0 → 511 */
     int reuseport; /* SO_REUSEPORT: several servers (loops) on one port */
+    /* Connection and body limits shared with other servers (a reference is
+     * taken; max_connections* and max_inflight_body_bytes above are then
+     * ignored: the shared object's apply). NULL: the server's own. */
+    aigw__http_limits *shared;
 } aigw__http_server_options;
 
 /* Creates a server listening on host:port ("127.0.0.1", "::1", "0.0.0.0",
@@ -118,7 +134,7 @@ aigw_status aigw__http_server_new(uv_loop_t *loop, const char *host, int port,
                                   void *user, aigw__http_server **out, aigw_error **err);
 /* The port actually bound. */
 int aigw__http_server_port(const aigw__http_server *srv);
-/* Connections currently open (answered-503 ones excluded). */
+/* Connections currently open on this server (answered-503 ones excluded). */
 unsigned int aigw__http_server_connections(const aigw__http_server *srv);
 /* Graceful stop, see above. deadline_ms 0 closes at once. on_closed (may be
  * NULL) runs once, after which srv is freed. A second call forces the close

@@ -3,6 +3,7 @@
 #include "serve_proc.h"
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -182,4 +183,36 @@ int aigw_test_serve_log_has(const aigw_test_serve *s, const char *const *needles
     }
     fclose(f);
     return found;
+}
+
+long aigw_test_serve_status_kb(const aigw_test_serve *s, const char *field) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)s->pid);
+    FILE *f = s->pid > 0 ? fopen(path, "r") : NULL;
+    if (!f)
+        return -1;
+    long kb = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            kb = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+long aigw_test_serve_fds(const aigw_test_serve *s) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)s->pid);
+    DIR *d = s->pid > 0 ? opendir(path) : NULL;
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
 }

@@ -35,4 +35,12 @@ void aigw_test_serve_log(const aigw_test_serve *s, char *out, size_t cap);
  * NULL-terminated needles. */
 int aigw_test_serve_log_has(const aigw_test_serve *s, const char *const *needles);
 
+/* A memory figure of the server process from /proc/PID/status, in kB
+ * ("VmRSS", "VmHWM", ...); -1 when unknown. */
+long aigw_test_serve_status_kb(const aigw_test_serve *s, const char *field);
+
+/* Open file descriptors of the server process (/proc/PID/fd); -1 when
+ * unknown. */
+long aigw_test_serve_fds(const aigw_test_serve *s);
+
 #endif
