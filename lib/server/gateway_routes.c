@@ -255,8 +255,10 @@ static void send_aigw_error(gw_req *r, aigw_status st, const aigw_error *err) {
         char v[32];
         snprintf(v, sizeof v, "%.0f", r->info.ratelimit.retry_after_seconds);
         aigw__http_response_header(r->res, "Retry-After", v);
-    } else if ((r->status == 429 || r->status == 503) && aigw_error_retry_after(err) >= 0) {
-        char v[32]; /* the upstream's own, passed on */
+    } else if (aigw_error_retry_after(err) >= 0) {
+        /* the upstream's own, passed on: on a 429, and on the 502 an
+         * upstream 503 becomes (OpenAI's SDKs honour it on any retry) */
+        char v[32];
         snprintf(v, sizeof v, "%ld", aigw_error_retry_after(err));
         aigw__http_response_header(r->res, "Retry-After", v);
     }
