@@ -626,7 +626,8 @@ static void rd_free(aigw__store *s) {
     aigw__free(rs);
 }
 
-static const aigw__store_ops redis_ops = {rd_reserve, rd_settle, rd_status, rd_instances, rd_free};
+static const aigw__store_ops redis_ops = {rd_reserve, rd_settle, rd_status,
+                                          rd_instances, rd_free, NULL};
 
 aigw_status aigw__store_redis_new(const aigw__redis_options *opt, aigw__store **out,
                                   aigw_error **err) {
