@@ -309,6 +309,21 @@ static int timed_out(const redisContext *ctx, int saved_errno) {
                                         strstr(ctx->errstr, "temporarily unavailable"));
 }
 
+/* Whether an error reply refused the command before it ran and may go
+ * away (a restarted Redis loading its data, a busy script, a read-only
+ * replica, memory, persistence errors): worth sending again. */
+static int transient(const char *e) {
+    static const char *const codes[] = {"LOADING",     "BUSY",       "MISCONF",  "READONLY",
+                                        "OOM",         "MASTERDOWN", "TRYAGAIN", "NOAUTH",
+                                        "CLUSTERDOWN", "NOREPLICAS"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        size_t n = strlen(codes[i]);
+        if (!strncmp(e, codes[i], n) && (e[n] == ' ' || !e[n]))
+            return 1;
+    }
+    return 0;
+}
+
 /* How run() ended. */
 enum { RUN_OK, RUN_NOT_SENT, RUN_UNKNOWN, RUN_ERROR };
 
@@ -316,9 +331,10 @@ enum { RUN_OK, RUN_NOT_SENT, RUN_UNKNOWN, RUN_ERROR };
  * deadline. A pooled connection that turns out broken (closed, reset: not
  * a timeout) is replaced once, with the same command — safe because every
  * script applies an id at most once. *how: RUN_OK (reply returned),
- * RUN_NOT_SENT (could not connect: nothing reached Redis), RUN_UNKNOWN (sent,
- * no answer: it may or may not have been applied), RUN_ERROR (Redis
- * answered an error); err names Redis and what failed. */
+ * RUN_NOT_SENT (could not connect, or refused before running, e.g. LOADING:
+ * nothing applied), RUN_UNKNOWN (sent, no answer: it may or may not have
+ * been applied), RUN_ERROR (the script failed); err names Redis and what
+ * failed. */
 static redisReply *run(redis_store *rs, conn *c, const char *what, const char *sha,
                        const char *script, int argc, const char **argv, size_t *lens,
                        long long deadline, int *how, aigw_error **err) {
@@ -365,7 +381,13 @@ static redisReply *run(redis_store *rs, conn *c, const char *what, const char *s
                 break;
         }
     }
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
+    if (reply && reply->type == REDIS_REPLY_ERROR && transient(reply->str)) {
+        aigw__error_set(err, AIGW_ECONNECT, "budget store redis %s:%d: %.200s (%s)", rs->host,
+                        rs->port, reply->str, what);
+        freeReplyObject(reply);
+        reply = NULL;
+        *how = RUN_NOT_SENT; /* refused before the script ran: nothing applied */
+    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
         aigw__error_set(err, AIGW_EBADRESPONSE,
                         "budget store redis %s:%d: script failed (%s): %.200s", rs->host, rs->port,
                         what, reply->str);
