@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "account/epoch.h"
 #include "account/store.h"
 #include "core/alloc.h"
 #include "core/errors.h"
@@ -189,81 +190,6 @@ static double retry_after(entry *e, const aigw__budget *b, int64_t amount, int64
     return (double)(end - now) / (double)NS;
 }
 
-/* ---- epochs: when an unlinked entry may be freed ---- */
-
-/* One per thread that ever looked a counter up, process-wide (shared by
- * every memory store), reused after its thread exits; never freed. */
-typedef struct ebr_slot {
-    _Atomic uint64_t state; /* 0: outside; epoch * 2 + 1: inside a lookup */
-    atomic_int owned;
-    struct ebr_slot *next;
-    char pad[64];
-} ebr_slot;
-
-static ebr_slot *_Atomic ebr_slots;
-static _Atomic uint64_t ebr_epoch = 1;
-static pthread_once_t ebr_once = PTHREAD_ONCE_INIT;
-static pthread_key_t ebr_key;
-static _Thread_local ebr_slot *ebr_mine;
-
-static void ebr_release(void *p) {
-    ebr_slot *s = p;
-    atomic_store(&s->state, 0);
-    atomic_store(&s->owned, 0);
-}
-
-static void ebr_init(void) {
-    pthread_key_create(&ebr_key, ebr_release);
-}
-
-static ebr_slot *ebr_slot_get(void) {
-    if (ebr_mine)
-        return ebr_mine;
-    pthread_once(&ebr_once, ebr_init);
-    ebr_slot *s;
-    for (s = atomic_load(&ebr_slots); s; s = s->next) {
-        int free_slot = 0;
-        if (atomic_compare_exchange_strong(&s->owned, &free_slot, 1))
-            break;
-    }
-    if (!s) {
-        if (!(s = aigw__calloc(1, sizeof *s)))
-            return NULL;
-        atomic_init(&s->owned, 1);
-        s->next = atomic_load(&ebr_slots);
-        while (!atomic_compare_exchange_weak(&ebr_slots, &s->next, s))
-            ;
-    }
-    pthread_setspecific(ebr_key, s);
-    ebr_mine = s;
-    return s;
-}
-
-/* Enters a lookup: from here until ebr_leave, nothing this thread can
- * reach through the table is freed. The exchange is a full barrier: the
- * announcement is visible before any list is read. */
-static ebr_slot *ebr_enter(void) {
-    ebr_slot *s = ebr_slot_get();
-    if (s)
-        atomic_exchange(&s->state, atomic_load(&ebr_epoch) * 2 + 1);
-    return s;
-}
-
-static void ebr_leave(ebr_slot *s) {
-    atomic_store_explicit(&s->state, 0, memory_order_release);
-}
-
-/* Advances the epoch when every thread inside a lookup has seen it. */
-static void ebr_try_advance(void) {
-    uint64_t e = atomic_load(&ebr_epoch);
-    for (ebr_slot *s = atomic_load(&ebr_slots); s; s = s->next) {
-        uint64_t st = atomic_load(&s->state);
-        if ((st & 1) && st >> 1 != e)
-            return;
-    }
-    atomic_compare_exchange_strong(&ebr_epoch, &e, e + 1);
-}
-
 static void entry_destroy(entry *e) {
     pthread_mutex_destroy(&e->mu);
     aigw__free(e->name);
@@ -273,8 +199,8 @@ static void entry_destroy(entry *e) {
 
 /* Frees the retired entries no reader can hold (sweep_mu held). */
 static void reclaim(memory_store *ms) {
-    ebr_try_advance();
-    uint64_t e = atomic_load(&ebr_epoch);
+    aigw__epoch_try_advance();
+    uint64_t e = aigw__epoch_current();
     entry **p = &ms->retired;
     while (*p) {
         entry *r = *p;
@@ -362,7 +288,7 @@ static int try_evict(memory_store *ms, entry *_Atomic *link, entry *e, int64_t n
     }
     atomic_store_explicit(link, atomic_load_explicit(&e->next, memory_order_relaxed),
                           memory_order_release);
-    e->retired_epoch = atomic_load(&ebr_epoch);
+    e->retired_epoch = aigw__epoch_current();
     e->retired_next = ms->retired;
     ms->retired = e;
     atomic_fetch_sub(&ms->live, 1);
@@ -444,12 +370,12 @@ static entry *lookup(memory_store *ms, const aigw__store_key *k, int64_t now, in
     uint64_t h = key_hash(name, inst);
     shard *sh = &ms->shards[h % SHARDS];
     entry *_Atomic *slot = &sh->buckets[(h / SHARDS) % SHARD_BUCKETS];
-    ebr_slot *me = ebr_enter();
+    aigw__epoch_slot *me = aigw__epoch_enter();
     if (!me)
         return NULL;
     entry *e = find(atomic_load_explicit(slot, memory_order_acquire), h, name, inst);
     int pinned = e && pin(e);
-    ebr_leave(me);
+    aigw__epoch_leave(me);
     if (pinned)
         return e;
     if (!e && !create)
