@@ -86,8 +86,10 @@ typedef struct aigw__store_ops {
      * (nothing taken); or a store error (nothing taken), unless every
      * failing budget fails open (then AIGW_OK with those holds skipped) —
      * when one fails closed the reservation is refused with
-     * refusal->store_error = 1 and AIGW_ERATELIMIT. The accountant counts
-     * and logs both outcomes. */
+     * refusal->store_error = 1 and AIGW_ERATELIMIT. refusal->why says what
+     * failed (Redis unreachable, or the memory store at max_counters with
+     * none idle, a store error for that budget alone). The accountant
+     * counts and logs both outcomes. Neither charges anything. */
     aigw_status (*reserve)(aigw__store *s, const aigw__store_key *keys, const int64_t *amounts,
                            size_t n, int64_t now_ns, aigw__hold *holds, aigw__refusal *refusal,
                            aigw_error **err);
