@@ -114,7 +114,7 @@ static aigw__budget_set *budgets(const char *text) {
 }
 
 static aigw__store *store(int pool) {
-    aigw__redis_options o = {.port = redis_port, .pool_size = pool, .timeout_ms = 500};
+    aigw__redis_options o = {.port = redis_port, .pool_size = pool, .timeout_ms = 3000};
     aigw__store *s = NULL;
     cr_assert_eq(aigw__store_redis_new(&o, &s, NULL), AIGW_OK);
     return s;
@@ -250,15 +250,19 @@ static void *racer(void *arg) {
         aigw__hold h[2];
         aigw__refusal r;
         aigw_status st = aigw__store_reserve(s, rc->keys, amounts, 2, rc->now, h, &r, NULL);
-        if (st == AIGW_ERATELIMIT)
+        if (st == AIGW_ERATELIMIT && !r.store_error)
             continue;
         if (st != AIGW_OK || h[0].skipped) {
-            atomic_fetch_add(&rc->errors, 1);
+            if (atomic_fetch_add(&rc->errors, 1) == 0)
+                fprintf(stderr, "reserve: %s %s\n", aigw_status_name(st), r.why);
             continue;
         }
         int64_t act = (seed >> 20) % 2 ? amt : amt / 2;
-        if (aigw__store_settle(s, rc->keys, h, (int64_t[]){act, act}, 2, rc->now, NULL))
-            atomic_fetch_add(&rc->errors, 1);
+        aigw_error *err = NULL;
+        if (aigw__store_settle(s, rc->keys, h, (int64_t[]){act, act}, 2, rc->now, &err) &&
+            atomic_fetch_add(&rc->errors, 1) == 0)
+            fprintf(stderr, "settle: %s\n", aigw_error_message(err));
+        aigw_error_free(err);
         atomic_fetch_add(&rc->charged, act);
     }
     return NULL;
@@ -293,6 +297,18 @@ Test(store_redis, two_clients_sixty_four_threads_stay_exact) {
 }
 
 /* ---- Redis goes away and comes back ---- */
+
+/* Waits (10 s at most) until s has nothing queued to re-send. */
+static void drain(aigw__store *s) {
+    aigw__store_stats st;
+    for (int i = 0; i < 1000; i++) {
+        aigw__store_get_stats(s, &st);
+        if (!st.pending)
+            return;
+        usleep(10000);
+    }
+    cr_assert_fail("%llu operations still queued after 10 s", st.pending);
+}
 
 static aigw__accountant *accountant(const char *policy) {
     char cfg[512];
@@ -344,6 +360,9 @@ Test(store_redis, restart_with_fail_open_and_fail_closed) {
     cr_assert_eq(st.store_errors_open, 1);
 
     redis_start(); /* same port, empty: the pools reconnect */
+    /* the settle queued while Redis was down is sent again (into the empty
+     * Redis: it refunds nothing below 0) */
+    drain(aigw__accountant_store(closed));
     cr_assert_eq(ask(closed, &t3, &r, &err), AIGW_OK, "%s", err ? aigw_error_message(err) : "");
     cr_assert_eq(t3.holds[0].skipped, 0);
     cr_assert_eq(ask(open, &t4, &r, NULL), AIGW_OK);
@@ -356,4 +375,152 @@ Test(store_redis, restart_with_fail_open_and_fail_closed) {
     cr_assert_eq(aigw__accountant_settle(open, &t4, NULL, NULL), AIGW_OK);
     aigw__accountant_free(open);
     aigw__accountant_free(closed);
+}
+
+/* ---- at most once per reservation id ---- */
+
+static long long pttl(redisContext *c, const char *key) {
+    redisReply *rep = redisCommand(c, "PTTL %s", key);
+    cr_assert(rep && rep->type == REDIS_REPLY_INTEGER);
+    long long v = rep->integer;
+    freeReplyObject(rep);
+    return v;
+}
+
+static void get_string(redisContext *c, const char *key, char *out, size_t cap) {
+    redisReply *rep = redisCommand(c, "GET %s", key);
+    cr_assert(rep);
+    snprintf(out, cap, "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+}
+
+Test(store_redis, ids_apply_reserve_settle_and_cancel_at_most_once) {
+    aigw__budget_set *set = budgets(TWO);
+    aigw__store *s = store(2);
+    const aigw__budget *b = &set->items[0], *w = &set->items[1];
+    aigw__store_key keys[2] = {{b, "i|"}, {w, "i|"}};
+    int64_t now = realtime();
+    aigw__hold h[2], again[2];
+    aigw__refusal r;
+    int64_t a[2] = {10 * U, 10 * U};
+    redisContext *c = client();
+    char id[256], state[16];
+
+    /* a reservation, and the same id again (a re-sent command): once */
+    aigw__store_redis_next_serial(s, 1000);
+    cr_assert_eq(aigw__store_reserve(s, keys, a, 2, now, h, &r, NULL), AIGW_OK);
+    cr_assert_eq(h[0].id, 1000);
+    aigw__store_redis_next_serial(s, 1000);
+    cr_assert_eq(aigw__store_reserve(s, keys, a, 2, now, again, &r, NULL), AIGW_OK);
+    cr_expect_eq(again[0].skipped, 0);
+    cr_expect_eq(remaining(s, b, "i|", now), 90 * U);
+    cr_expect_eq(remaining(s, w, "i|", now), 40 * U);
+    aigw__store_redis_id_key(s, 1000, id, sizeof id);
+    get_string(c, id, state, sizeof state);
+    cr_expect_str_eq(state, "a");
+    long long t = pttl(c, id);
+    cr_expect(t > 0 && t <= AIGW__REDIS_MARKER_TTL_MS, "id key pttl %lld", t);
+    /* its settlement, twice: once */
+    int64_t act[2] = {4 * U, 4 * U};
+    cr_assert_eq(aigw__store_settle(s, keys, h, act, 2, now, NULL), AIGW_OK);
+    cr_assert_eq(aigw__store_settle(s, keys, h, act, 2, now, NULL), AIGW_OK);
+    cr_expect_eq(remaining(s, b, "i|", now), 96 * U);
+    cr_expect_eq(remaining(s, w, "i|", now), 46 * U);
+    get_string(c, id, state, sizeof state);
+    cr_expect_str_eq(state, "s");
+
+    /* a reservation canceled before it arrives: arriving late, a no-op
+     * (refused as a store failure, the budgets failing closed) */
+    aigw__hold late[2] = {{.amount = 10 * U, .id = 2000}, {.amount = 10 * U, .id = 2000}};
+    late[1].window = aigw__window_index(w->per, now, NULL);
+    cr_assert_eq(aigw__store_redis_cancel(s, keys, late, 2, now, NULL), AIGW_OK);
+    aigw__store_redis_next_serial(s, 2000);
+    cr_expect_eq(aigw__store_reserve(s, keys, a, 2, now, h, &r, NULL), AIGW_ERATELIMIT);
+    cr_expect_eq(r.store_error, 1);
+    cr_expect(strstr(r.why, "canceled"), "%s", r.why);
+    cr_expect_eq(remaining(s, b, "i|", now), 96 * U);
+    cr_expect_eq(remaining(s, w, "i|", now), 46 * U);
+    aigw__store_redis_id_key(s, 2000, id, sizeof id);
+    get_string(c, id, state, sizeof state);
+    cr_expect_str_eq(state, "c");
+    cr_expect_gt(pttl(c, id), 0);
+
+    /* a reservation applied, then canceled twice: refunded once */
+    aigw__store_redis_next_serial(s, 3000);
+    cr_assert_eq(aigw__store_reserve(s, keys, a, 2, now, h, &r, NULL), AIGW_OK);
+    cr_expect_eq(remaining(s, w, "i|", now), 36 * U);
+    cr_assert_eq(aigw__store_redis_cancel(s, keys, h, 2, now, NULL), AIGW_OK);
+    cr_assert_eq(aigw__store_redis_cancel(s, keys, h, 2, now, NULL), AIGW_OK);
+    cr_expect_eq(remaining(s, b, "i|", now), 96 * U);
+    cr_expect_eq(remaining(s, w, "i|", now), 46 * U);
+    /* and a settle of a canceled one is a no-op */
+    cr_assert_eq(aigw__store_settle(s, keys, h, act, 2, now, NULL), AIGW_OK);
+    cr_expect_eq(remaining(s, w, "i|", now), 46 * U);
+
+    /* every counter key expires: a window at its end (+ margin), a bucket
+     * when full again (+ margin) */
+    char key[256];
+    snprintf(key, sizeof key, "aigw:budget:w:i|:w%lld",
+             (long long)aigw__window_index(AIGW__PER_MINUTE, now, NULL));
+    cr_expect_gt(pttl(c, key), 0);
+    cr_expect_gt(pttl(c, "aigw:budget:b:i|"), 0);
+    redisFree(c);
+    aigw__store_free(s);
+    aigw__budgets_free(set);
+}
+
+/* A frozen Redis (SIGSTOP): the reservation times out on the client, and
+ * is applied when Redis wakes (it waited in the socket). The store cancels
+ * it once Redis answers again: the counter ends where it was, whether the
+ * request was admitted unmetered (fail_open) or refused (fail_closed). A
+ * settle that timed out is re-sent and applied once. */
+Test(store_redis, a_reservation_lost_to_a_frozen_redis_is_canceled_exactly) {
+    aigw__budget_set *set =
+        budgets("[{\"name\":\"o\",\"cost\":\"1\",\"limit\":{\"type\":\"window\",\"per\":\"day\","
+                "\"max\":1000},\"on_store_error\":\"fail_open\"},"
+                " {\"name\":\"c\",\"cost\":\"1\",\"limit\":{\"type\":\"window\",\"per\":\"day\","
+                "\"max\":1000}}]");
+    aigw__redis_options o = {.port = redis_port, .pool_size = 2, .timeout_ms = 300};
+    aigw__store *s = NULL;
+    cr_assert_eq(aigw__store_redis_new(&o, &s, NULL), AIGW_OK);
+    const aigw__budget *open = &set->items[0], *closed = &set->items[1];
+    aigw__store_key ko = {open, ""}, kc = {closed, ""};
+    int64_t now = realtime();
+    aigw__hold settled, h;
+    aigw__refusal r;
+    int64_t ten = 10 * U;
+    /* one reservation made before the freeze, settled during it */
+    cr_assert_eq(aigw__store_reserve(s, &kc, &ten, 1, now, &settled, &r, NULL), AIGW_OK);
+
+    cr_assert_eq(kill(redis_pid, SIGSTOP), 0);
+    memset(&r, 0, sizeof r);
+    cr_expect_eq(aigw__store_reserve(s, &ko, &ten, 1, now, &h, &r, NULL), AIGW_OK);
+    cr_expect_eq(h.skipped, 1, "fail_open: admitted unmetered");
+    cr_expect(strstr(r.why, "budget store redis 127.0.0.1:") && strstr(r.why, "timeout"), "%s",
+              r.why);
+    memset(&r, 0, sizeof r);
+    cr_expect_eq(aigw__store_reserve(s, &kc, &ten, 1, now, &h, &r, NULL), AIGW_ERATELIMIT);
+    cr_expect_eq(r.store_error, 1, "fail_closed: refused");
+    aigw_error *err = NULL;
+    cr_expect_eq(aigw__store_settle(s, &kc, &settled, (int64_t[]){3 * U}, 1, now, &err),
+                 AIGW_ECONNECT);
+    cr_expect(err && strstr(aigw_error_message(err), "redis") &&
+                  strstr(aigw_error_message(err), "queued"),
+              "%s", err ? aigw_error_message(err) : "");
+    aigw_error_free(err);
+    aigw__store_stats st;
+    aigw__store_get_stats(s, &st);
+    cr_expect_eq(st.pending, 3, "2 cancels and a settlement queued, %llu", st.pending);
+    usleep(300000);
+    cr_assert_eq(kill(redis_pid, SIGCONT), 0);
+    drain(s);
+    aigw__store_get_stats(s, &st);
+    cr_expect_eq(st.recovered, 3);
+    cr_expect_eq(st.lost, 0);
+    /* nothing charged for the refused or unmetered requests; the settled
+     * one at its real cost, once */
+    cr_expect_eq(remaining(s, open, "", now), 1000 * U);
+    cr_expect_eq(remaining(s, closed, "", now), 997 * U);
+    aigw__store_free(s);
+    aigw__budgets_free(set);
 }

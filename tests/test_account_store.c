@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "account/store.h"
@@ -280,5 +281,226 @@ Test(store_memory, sixty_four_threads_never_exceed_the_limit) {
      * less than the largest request (7) is left. */
     cr_assert_lt(50000 * U - charged, 7 * U, "left %lld", 50000 * U - charged);
     aigw__store_free(rc.s);
+    aigw__budgets_free(set);
+}
+
+/* ---- bounded: idle counters are evicted, at most max_counters ---- */
+
+/* This process's resident set, bytes. */
+static long long rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%lld %lld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * 4096;
+}
+
+static aigw__store *capped(size_t max) {
+    aigw__store *s = NULL;
+    cr_assert_eq(aigw__store_memory_new_capped(max, &s, NULL), AIGW_OK);
+    return s;
+}
+
+static aigw_status reserve_user(aigw__store *s, const aigw__budget *b, int user, int64_t amount,
+                                int64_t now, aigw__hold *h, aigw__refusal *r) {
+    char inst[32];
+    snprintf(inst, sizeof inst, "user-%d|", user);
+    aigw__store_key k = {b, inst};
+    memset(r, 0, sizeof *r);
+    return aigw__store_reserve(s, &k, &amount, 1, now, h, r, NULL);
+}
+
+static int64_t user_remaining(aigw__store *s, const aigw__budget *b, int user, int64_t now) {
+    char inst[32];
+    snprintf(inst, sizeof inst, "user-%d|", user);
+    aigw__store_key k = {b, inst};
+    aigw__budget_status st;
+    cr_assert_eq(aigw__store_status(s, &k, now, &st, NULL), AIGW_OK);
+    return st.remaining;
+}
+
+Test(store_memory, two_hundred_thousand_users_stay_under_the_cap) {
+    /* Per-user buckets that refill in 1 s: a user seen once is idle (full
+     * again) a second later, and may be evicted. */
+    aigw__budget_set *set = budgets(
+        "[{\"name\":\"per-user\",\"scope\":{\"user\":\"*\"},\"cost\":\"1\",\"limit\":{\"type\":"
+        "\"token_bucket\",\"capacity\":10,\"refill_per_second\":10}}]");
+    const aigw__budget *b = &set->items[0];
+    aigw__store *s = capped(10000);
+    long long rss0 = rss_bytes();
+    int64_t now = 1000 * S;
+    aigw__store_stats st;
+    for (int u = 0; u < 200000; u++) {
+        aigw__hold h;
+        aigw__refusal r;
+        now += S / 1000; /* 1 ms a request: 200 s in all */
+        cr_assert_eq(reserve_user(s, b, u, 3 * U, now, &h, &r), AIGW_OK, "user %d", u);
+        aigw__store_key k = {b, "x"};
+        cr_assert_eq(aigw__store_settle(s, &k, &h, (int64_t[]){2 * U}, 1, now, NULL), AIGW_OK);
+        if (u % 10000 == 0) {
+            aigw__store_get_stats(s, &st);
+            cr_assert_leq(st.counters, 10000, "%llu counters at user %d", st.counters, u);
+        }
+    }
+    aigw__store_get_stats(s, &st);
+    cr_expect_leq(st.counters, 10000, "%llu counters", st.counters);
+    cr_expect_geq(st.evictions, 190000, "%llu evictions", st.evictions);
+    cr_expect_eq(st.refusals, 0);
+    long long grown = rss_bytes() - rss0;
+    /* 200,000 counters kept would be ~60 MB; 10,000 are ~3 MB (AddressSanitizer
+     * keeps freed memory in quarantine: no bound there) */
+#if defined(__SANITIZE_ADDRESS__)
+    cr_log_info("RSS grew by %lld MB (not checked under AddressSanitizer)", grown >> 20);
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    cr_log_info("RSS grew by %lld MB (not checked under AddressSanitizer)", grown >> 20);
+#else
+    cr_expect_lt(grown, 24LL << 20, "RSS grew by %lld MB", grown >> 20);
+#endif
+#else
+    cr_expect_lt(grown, 24LL << 20, "RSS grew by %lld MB", grown >> 20);
+#endif
+    /* an evicted user starts afresh: a full bucket */
+    cr_expect_eq(user_remaining(s, b, 0, now), 10 * U);
+    /* the last one still holds its charge (2 of 10, 0 ms ago) */
+    cr_expect_eq(user_remaining(s, b, 199999, now), 8 * U);
+    aigw__store_free(s);
+    aigw__budgets_free(set);
+}
+
+Test(store_memory, past_the_cap_with_none_idle_new_counters_fail_as_a_store_error) {
+    aigw__budget_set *set = budgets(
+        "[{\"name\":\"closed\",\"scope\":{\"user\":\"*\"},\"cost\":\"1\",\"limit\":{\"type\":"
+        "\"window\",\"per\":\"minute\",\"max\":10}},"
+        " {\"name\":\"open\",\"scope\":{\"user\":\"*\"},\"cost\":\"1\",\"limit\":{\"type\":"
+        "\"window\",\"per\":\"minute\",\"max\":10},\"on_store_error\":\"fail_open\"}]");
+    const aigw__budget *closed = &set->items[0], *open = &set->items[1];
+    aigw__store *s = capped(100);
+    int64_t t0 = JAN31_2359; /* the start of a minute */
+    aigw__hold h;
+    aigw__refusal r;
+    for (int u = 0; u < 100; u++) { /* 100 counters, charged in this minute: none idle */
+        cr_assert_eq(reserve_user(s, closed, u, 1 * U, t0, &h, &r), AIGW_OK);
+        aigw__store_key k = {closed, ""};
+        cr_assert_eq(aigw__store_settle(s, &k, &h, (int64_t[]){1 * U}, 1, t0, NULL), AIGW_OK);
+    }
+    /* fail_closed: refused as a store failure, naming the cap */
+    cr_assert_eq(reserve_user(s, closed, 100, 1 * U, t0 + S, &h, &r), AIGW_ERATELIMIT);
+    cr_expect_eq(r.store_error, 1);
+    cr_expect(strstr(r.why, "max_counters"), "%s", r.why);
+    /* fail_open: admitted unmetered (its hold skipped, nothing charged) */
+    cr_assert_eq(reserve_user(s, open, 100, 1 * U, t0 + S, &h, &r), AIGW_OK);
+    cr_expect_eq(h.skipped, 1);
+    cr_expect(strstr(r.why, "max_counters"), "%s", r.why);
+    aigw__store_key k = {open, "user-100|"};
+    cr_expect_eq(aigw__store_settle(s, &k, &h, (int64_t[]){5 * U}, 1, t0 + S, NULL), AIGW_OK);
+    /* the existing counters still count */
+    cr_assert_eq(reserve_user(s, closed, 7, 1 * U, t0 + S, &h, &r), AIGW_OK);
+    cr_expect_eq(user_remaining(s, closed, 7, t0 + S), 8 * U);
+    aigw__store_key k7 = {closed, ""};
+    cr_assert_eq(aigw__store_settle(s, &k7, &h, (int64_t[]){1 * U}, 1, t0 + S, NULL), AIGW_OK);
+    aigw__store_stats st;
+    aigw__store_get_stats(s, &st);
+    cr_expect_eq(st.counters, 100);
+    cr_expect_eq(st.refusals, 2);
+    /* a minute later every window ended: all idle, new counters are made */
+    int64_t t1 = t0 + 60 * S;
+    cr_assert_eq(reserve_user(s, closed, 100, 1 * U, t1 + 200000000LL, &h, &r), AIGW_OK);
+    cr_expect_eq(user_remaining(s, closed, 100, t1 + 200000000LL), 9 * U);
+    aigw__store_get_stats(s, &st);
+    cr_expect_leq(st.counters, 100);
+    cr_expect_gt(st.evictions, 0);
+    /* an evicted counter is a fresh one */
+    cr_expect_eq(user_remaining(s, closed, 3, t1 + S), 10 * U);
+    aigw__store_free(s);
+    aigw__budgets_free(set);
+}
+
+Test(store_memory, a_held_counter_is_never_evicted) {
+    aigw__budget_set *set =
+        budgets("[{\"name\":\"w\",\"scope\":{\"user\":\"*\"},\"cost\":\"1\",\"limit\":{\"type\":"
+                "\"window\",\"per\":\"minute\",\"max\":10}}]");
+    const aigw__budget *b = &set->items[0];
+    aigw__store *s = capped(4);
+    int64_t t0 = JAN31_2359;
+    aigw__hold held, h;
+    aigw__refusal r;
+    cr_assert_eq(reserve_user(s, b, 0, 4 * U, t0, &held, &r), AIGW_OK);
+    /* the window ends; user 0's counter is idle by its state but held */
+    int64_t t1 = t0 + 60 * S;
+    for (int u = 1; u < 50; u++) {
+        cr_assert_eq(reserve_user(s, b, u, 1 * U, t1 + u * 2 * S, &h, &r), AIGW_OK, "user %d", u);
+        aigw__store_key k = {b, ""};
+        cr_assert_eq(aigw__store_settle(s, &k, &h, (int64_t[]){0}, 1, t1 + u * 2 * S, NULL),
+                     AIGW_OK);
+    }
+    /* settled late with more than reserved: the excess goes to the current
+     * window of the very counter it held */
+    aigw__store_key k = {b, "user-0|"};
+    int64_t t2 = t1 + 30 * S;
+    cr_assert_eq(aigw__store_settle(s, &k, &held, (int64_t[]){6 * U}, 1, t2, NULL), AIGW_OK);
+    cr_expect_eq(user_remaining(s, b, 0, t2), 8 * U);
+    aigw__store_free(s);
+    aigw__budgets_free(set);
+}
+
+/* Threads churning through distinct users at the cap (evicting) while
+ * others reserve and settle in shared counters found without a lock: no
+ * use after free (ASan/valgrind runs), and the shared counter stays exact. */
+typedef struct churn {
+    aigw__store *s;
+    const aigw__budget *shared, *per_user;
+    int id;
+    _Atomic int64_t *spent;
+} churn;
+
+static void *churn_main(void *arg) {
+    churn *c = arg;
+    aigw__hold h[2];
+    aigw__refusal r;
+    for (int i = 0; i < 20000; i++) {
+        char inst[32];
+        snprintf(inst, sizeof inst, "t%d-u%d|", c->id, i);
+        aigw__store_key k[2] = {{c->shared, ""}, {c->per_user, inst}};
+        int64_t now = 1000 * S + (int64_t)i * S / 100; /* 10 ms a request */
+        int64_t amt[2] = {2 * U, 1 * U};
+        aigw_status st = aigw__store_reserve(c->s, k, amt, 2, now, h, &r, NULL);
+        if (st == AIGW_OK) {
+            cr_assert_eq(aigw__store_settle(c->s, k, h, (int64_t[]){1 * U, 1 * U}, 2, now, NULL),
+                         AIGW_OK);
+            atomic_fetch_add(c->spent, 1 * U);
+        } else {
+            cr_assert_eq(st, AIGW_ERATELIMIT);
+        }
+    }
+    return NULL;
+}
+
+Test(store_memory, eviction_under_concurrent_lookups_is_safe_and_exact) {
+    aigw__budget_set *set =
+        budgets("[{\"name\":\"shared\",\"cost\":\"1\",\"limit\":{\"type\":\"token_bucket\","
+                "\"capacity\":1000000,\"refill_per_second\":0}},"
+                " {\"name\":\"u\",\"scope\":{\"user\":\"*\"},\"cost\":\"1\",\"limit\":{\"type\":"
+                "\"token_bucket\",\"capacity\":1,\"refill_per_second\":100},"
+                "\"on_store_error\":\"fail_open\"}]");
+    aigw__store *s = capped(500);
+    _Atomic int64_t spent = 0;
+    pthread_t th[4];
+    churn cs[4];
+    for (int i = 0; i < 4; i++) {
+        cs[i] = (churn){s, &set->items[0], &set->items[1], i, &spent};
+        cr_assert_eq(pthread_create(&th[i], NULL, churn_main, &cs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    aigw__store_stats st;
+    aigw__store_get_stats(s, &st);
+    cr_expect_leq(st.counters, 500);
+    cr_expect_gt(st.evictions, 0);
+    cr_expect_eq(remaining(s, &set->items[0], 2000 * S), 1000000 * U - atomic_load(&spent));
+    aigw__store_free(s);
     aigw__budgets_free(set);
 }

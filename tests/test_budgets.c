@@ -1380,3 +1380,135 @@ Test(budgets_redis, a_password_from_the_environment) {
     }
     aigw_test_redis_stop(&locked);
 }
+
+/* ---- exact through Redis faults (issue #13) ---- */
+
+/* 64 threads call the mock backend without pause, half through a client
+ * whose budget fails open, half through one whose budget fails closed,
+ * while Redis is frozen (SIGSTOP, longer than the store timeout), thawed,
+ * killed (SIGKILL) and restarted. Redis keeps its data across the restart
+ * (an append-only file fsynced on every write), so each counter must end
+ * exactly at the usage of the calls that were admitted and metered (call
+ * info: admitted, with a ratelimit reading from the budget): nothing for
+ * the requests admitted unmetered or refused, nothing twice. */
+#define FAULT_BUDGET(policy)                                                                       \
+    "[{\"name\":\"faults\",\"cost\":\"input_tokens + output_tokens\",\"limit\":{\"type\":"         \
+    "\"token_bucket\",\"capacity\":1000000,\"refill_per_second\":0},\"on_store_error\":\"" policy  \
+    "\"}]"
+
+typedef struct fault_caller {
+    aigw_client *client;
+    atomic_int *stop;
+    long long metered_usage, metered, unmetered, refused;
+    char error[256];
+} fault_caller;
+
+static void *fault_caller_main(void *arg) {
+    fault_caller *f = arg;
+    while (!atomic_load(f->stop)) {
+        aigw_call_info info;
+        aigw_call_options opts = info_opts(&info);
+        char *out = NULL;
+        aigw_error *e = NULL;
+        aigw_status st =
+            aigw_call(f->client, AIGW_OP_CHAT, MOCK_REQ(""), &opts, NULL, NULL, &out, &e);
+        aigw_free(out);
+        if (st == AIGW_OK && info.ratelimit.known) {
+            f->metered++;
+            f->metered_usage += info.input_tokens + info.output_tokens;
+        } else if (st == AIGW_OK) {
+            f->unmetered++;
+        } else if (st == AIGW_EBUDGET && strstr(msg(e), "cannot be checked")) {
+            f->refused++;
+        } else {
+            snprintf(f->error, sizeof f->error, "%s: %s", aigw_status_name(st), msg(e));
+        }
+        aigw_error_free(e);
+    }
+    return NULL;
+}
+
+/* Waits (30 s at most) until c's counter shows `used` spent; returns what
+ * it shows last. */
+static double converge(aigw_client *c, double used) {
+    double spent = -1;
+    for (int i = 0; i < 300; i++) {
+        char *json = NULL;
+        if (aigw_test_budget_status(c, &json, NULL, 0) == AIGW_OK) {
+            aigw_free(json);
+            spent = 1000000 - remaining(c, "faults", NULL);
+            if (fabs(spent - used) < 1e-9)
+                break;
+        }
+        sleep_s(0.1);
+    }
+    return spent;
+}
+
+Test(budgets_redis, frozen_and_restarted_redis_charge_exactly_what_was_metered, .timeout = 120) {
+    char dir[] = "/tmp/aigw-budgets-aof-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    const char *args[] = {"--appendonly", "yes", "--appendfsync", "always", "--dir", dir, NULL};
+    aigw_test_redis durable;
+    cr_assert_eq(aigw_test_redis_start_args(&durable, 0, args), 0);
+    char config[2][2048];
+    const char *budgets[2] = {FAULT_BUDGET("fail_open"), FAULT_BUDGET("fail_closed")};
+    aigw_client *clients[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(config[i], sizeof config[i],
+                 "{\"budgets\":%s,\"accounting\":{\"store\":{\"type\":\"redis\","
+                 "\"host\":\"127.0.0.1\",\"port\":%d,\"prefix\":\"aigw:faults:%d:%d:\","
+                 "\"timeout_ms\":300,\"pool_size\":8}}}",
+                 budgets[i], durable.port, (int)getpid(), i);
+        clients[i] = aigw_test_client_new(config[i]);
+    }
+    atomic_int stop = 0;
+    pthread_t th[64];
+    fault_caller fs[64];
+    for (int i = 0; i < 64; i++) {
+        fs[i] = (fault_caller){.client = clients[i % 2], .stop = &stop};
+        cr_assert_eq(pthread_create(&th[i], NULL, fault_caller_main, &fs[i]), 0);
+    }
+    sleep_s(0.5);
+    cr_assert_eq(kill(durable.pid, SIGSTOP), 0);
+    sleep_s(1.5);
+    kill(durable.pid, SIGCONT);
+    sleep_s(0.7);
+    aigw_test_redis_stop(&durable); /* SIGKILL: a crash */
+    sleep_s(0.5);
+    int restarted = aigw_test_redis_start_args(&durable, durable.port, args);
+    sleep_s(0.7);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 64; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(restarted, 0, "redis-server did not restart");
+    long long usage[2] = {0, 0}, metered[2] = {0, 0}, unmetered[2] = {0, 0}, refused[2] = {0, 0};
+    for (int i = 0; i < 64; i++) {
+        cr_expect_str_empty(fs[i].error, "caller %d: %s", i, fs[i].error);
+        usage[i % 2] += fs[i].metered_usage;
+        metered[i % 2] += fs[i].metered;
+        unmetered[i % 2] += fs[i].unmetered;
+        refused[i % 2] += fs[i].refused;
+    }
+    for (int i = 0; i < 2; i++) {
+        double spent = converge(clients[i], (double)usage[i]);
+        cr_log_info("%s: %lld metered (usage %lld), %lld unmetered, %lld refused; Redis has %.0f",
+                    i ? "fail_closed" : "fail_open", metered[i], usage[i], unmetered[i], refused[i],
+                    spent);
+        cr_expect_float_eq(spent, (double)usage[i], 1e-9,
+                           "%s: Redis counted %.0f, the metered calls used %lld",
+                           i ? "fail_closed" : "fail_open", spent, usage[i]);
+        cr_expect_gt(metered[i], 0);
+    }
+    /* the faults were felt: fail_open admitted unmetered, fail_closed refused */
+    cr_expect_gt(unmetered[0], 0);
+    cr_expect_eq(refused[0], 0);
+    cr_expect_gt(refused[1], 0);
+    cr_expect_eq(unmetered[1], 0);
+    for (int i = 0; i < 2; i++)
+        aigw_client_free(clients[i]);
+    aigw_test_redis_stop(&durable);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}

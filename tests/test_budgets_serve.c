@@ -751,6 +751,138 @@ Test(budgets_serve, a_redis_restart_under_load_neither_crashes_nor_hangs, .timeo
     aigw_test_redis_stop(&redis);
 }
 
+/* ---- exact through Redis faults, two processes (issue #13) ---- */
+
+typedef struct fault_caller {
+    int id;
+    int ports[2];
+    atomic_int *stop;
+    long long usage, metered, unmetered, refused;
+    char error[512];
+} fault_caller;
+
+/* Calls until told to stop: users "o" (fail_open) and "c" (fail_closed) in
+ * turn, on both gateways. A 200 with x-ratelimit headers was metered: its
+ * usage counts. */
+static void *fault_caller_main(void *arg) {
+    fault_caller *f = arg;
+    for (int i = 0; !atomic_load(f->stop); i++) {
+        const char *user = f->id % 2 ? "c" : "o";
+        aigw_test_resp r = post(f->ports[(f->id / 2 + i) % 2], CI_KEY, user, MOCK_BODY(""));
+        char v[64];
+        if (r.rc == CURLE_OK && r.status == 200 &&
+            header(r.headers, "x-ratelimit-remaining-tokens", v, sizeof v)) {
+            json_object *o = json_tokener_parse(r.body);
+            json_object *in = o ? aigw_test_json_at(o, "usage.prompt_tokens") : NULL;
+            json_object *out = o ? aigw_test_json_at(o, "usage.completion_tokens") : NULL;
+            if (in && out) {
+                f->metered++;
+                f->usage += json_object_get_int64(in) + json_object_get_int64(out);
+            } else {
+                snprintf(f->error, sizeof f->error, "no usage: %.300s", r.body);
+            }
+            json_object_put(o);
+        } else if (r.rc == CURLE_OK && r.status == 200) {
+            f->unmetered++;
+        } else if (r.rc == CURLE_OK && r.status == 429 && strstr(r.body, "cannot be checked")) {
+            f->refused++;
+        } else {
+            snprintf(f->error, sizeof f->error, "rc %d HTTP %ld: %.300s", (int)r.rc, r.status,
+                     r.body);
+        }
+        aigw_test_resp_free(&r);
+    }
+    return NULL;
+}
+
+Test(budgets_serve, two_processes_through_a_frozen_and_restarted_redis_charge_exactly,
+     .timeout = 120) {
+    char dir[] = "/tmp/aigw-serve-aof-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    const char *args[] = {"--appendonly", "yes", "--appendfsync", "always", "--dir", dir, NULL};
+    int rc = aigw_test_redis_start_args(&redis, 0, args);
+    if (rc == 1)
+        cr_skip_test("redis-server is not installed");
+    cr_assert_eq(rc, 0);
+    const char *budgets =
+        "[{\"name\":\"open\",\"scope\":{\"user\":[\"o\"]},\"cost\":\"input_tokens + "
+        "output_tokens\",\"limit\":{\"type\":\"token_bucket\",\"capacity\":1000000,"
+        "\"refill_per_second\":0},\"on_store_error\":\"fail_open\"},"
+        "{\"name\":\"closed\",\"scope\":{\"user\":[\"c\"]},\"cost\":\"input_tokens + "
+        "output_tokens\",\"limit\":{\"type\":\"token_bucket\",\"capacity\":1000000,"
+        "\"refill_per_second\":0},\"on_store_error\":\"fail_closed\"}]";
+    char config[4096];
+    redis_config(budgets, ",\"user_header\":\"x-user-id\"", 300, config, sizeof config);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(aigw_test_serve_start(&gws[i], config, 2, NULL), 0, "serve %d", i);
+    atomic_int stop = 0;
+    pthread_t th[64];
+    fault_caller fs[64];
+    for (int i = 0; i < 64; i++) {
+        fs[i] = (fault_caller){.id = i, .ports = {gws[0].port, gws[1].port}, .stop = &stop};
+        cr_assert_eq(pthread_create(&th[i], NULL, fault_caller_main, &fs[i]), 0);
+    }
+    sleep_s(0.5);
+    cr_assert_eq(kill(redis.pid, SIGSTOP), 0);
+    sleep_s(1.5);
+    kill(redis.pid, SIGCONT);
+    sleep_s(0.7);
+    aigw_test_redis_stop(&redis); /* SIGKILL */
+    sleep_s(0.5);
+    rc = aigw_test_redis_start_args(&redis, redis.port, args);
+    sleep_s(0.7);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 64; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(rc, 0, "redis-server did not restart");
+    long long usage[2] = {0, 0}, metered[2] = {0, 0}, unmetered[2] = {0, 0}, refused[2] = {0, 0};
+    for (int i = 0; i < 64; i++) {
+        cr_expect_str_empty(fs[i].error, "caller %d: %s", i, fs[i].error);
+        usage[i % 2] += fs[i].usage;
+        metered[i % 2] += fs[i].metered;
+        unmetered[i % 2] += fs[i].unmetered;
+        refused[i % 2] += fs[i].refused;
+    }
+    /* The gateways re-send what they queued once Redis answers: wait for
+     * the counters to settle (30 s at most), then they must be exact. */
+    aigw_client *c = aigw_test_client_new(config);
+    const char *names[2] = {"open", "closed"};
+    for (int k = 0; k < 2; k++) {
+        double spent = -1;
+        for (int i = 0; i < 300; i++) {
+            char *json = NULL;
+            if (aigw_test_budget_status(c, &json, NULL, 0) == AIGW_OK) {
+                aigw_free(json);
+                spent = 1000000 - remaining(c, names[k], NULL);
+                if (fabs(spent - (double)usage[k]) < 1e-9)
+                    break;
+            }
+            sleep_s(0.1);
+        }
+        cr_log_info("%s: %lld metered (usage %lld), %lld unmetered, %lld refused; Redis has %.0f",
+                    names[k], metered[k], usage[k], unmetered[k], refused[k], spent);
+        cr_expect_float_eq(spent, (double)usage[k], 1e-9, "%s: Redis counted %.0f, metered %lld",
+                           names[k], spent, usage[k]);
+        cr_expect_gt(metered[k], 0);
+    }
+    cr_expect_gt(unmetered[0], 0, "fail_open never admitted unmetered: no fault felt");
+    cr_expect_eq(refused[0], 0);
+    cr_expect_gt(refused[1], 0, "fail_closed never refused: no fault felt");
+    cr_expect_eq(unmetered[1], 0);
+    /* serve -v is not on: the store's failures are in /metrics */
+    aigw_test_resp m = aigw_test_http(gws[0].port, "GET", "/metrics", NULL, NULL);
+    cr_expect(strstr(m.body, "aigw_budget_store_recovered_total"), "%.500s", m.body);
+    cr_expect(strstr(m.body, "aigw_budget_store_pending 0"), "%.2000s", m.body);
+    aigw_test_resp_free(&m);
+    aigw_client_free(c);
+    for (int i = 0; i < 2; i++)
+        aigw_test_serve_stop(&gws[i], 5000);
+    aigw_test_redis_stop(&redis);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
 /* ---- a client that goes away; a reload ---- */
 
 typedef struct sse_abort {

@@ -242,9 +242,8 @@ static aigw_status reserve(aigw__accountant *acc, const aigw__identity *id, int 
             if (t->holds[i].skipped) {
                 COUNT(acc, errors_open);
                 aigw__log(&acc->logger, AIGW_LOG_WARN,
-                          "budget \"%s\": store unreachable, admitting (on_store_error: "
-                          "fail_open)",
-                          match[i]->name);
+                          "budget \"%s\": %s; admitting unmetered (on_store_error: fail_open)",
+                          match[i]->name, r.why[0] ? r.why : "store unreachable");
             }
         }
         t->active = 1;
@@ -264,8 +263,8 @@ static aigw_status reserve(aigw__accountant *acc, const aigw__identity *id, int 
     if (r.store_error) {
         COUNT(acc, errors_closed);
         aigw__log(&acc->logger, AIGW_LOG_ERROR,
-                  "budget \"%s\": store unreachable, refusing (on_store_error: fail_closed)",
-                  b->name);
+                  "budget \"%s\": %s; refusing (on_store_error: fail_closed)", b->name,
+                  r.why[0] ? r.why : "store unreachable");
         return aigw__error_set(err, AIGW_EBUDGET,
                                "budget \"%s\" cannot be checked (its store is unreachable); "
                                "retry after %ld s",
@@ -335,11 +334,16 @@ aigw_status aigw__accountant_settle(aigw__accountant *acc, aigw__ticket *t,
         }
         for (size_t i = 0; i < t->n; i++)
             amounts[i] = actual ? aigw__budget_cost(t->keys[i].budget, t->model, &u, NULL) : 0;
+        aigw_error *local = NULL;
         st = aigw__store_settle(acc->store, t->keys, t->holds, amounts, t->n,
-                                acc->clock(acc->clock_user), err);
-        if (st)
-            aigw__log(&acc->logger, AIGW_LOG_WARN, "budget store: settle failed (%s)",
-                      aigw_strerror(st));
+                                acc->clock(acc->clock_user), &local);
+        if (st) /* the store's own words: it names itself, never "the upstream" */
+            aigw__log(&acc->logger, AIGW_LOG_WARN, "budget settle: %s",
+                      local ? aigw_error_message(local) : aigw_strerror(st));
+        if (err && !*err)
+            *err = local;
+        else
+            aigw_error_free(local);
     }
     COUNT(acc, settled);
     ticket_release(t);
@@ -395,6 +399,8 @@ aigw_status aigw__accountant_status(aigw__accountant *acc, size_t budget, const 
 void aigw__accountant_adopt_store(aigw__accountant *acc, aigw__accountant *from) {
     if (!acc || !from || !aigw__store_is_memory(acc->store) || !aigw__store_is_memory(from->store))
         return;
+    /* the new config's max_counters applies to the counters it goes on with */
+    aigw__store_memory_set_max(from->store, aigw__store_memory_max(acc->store));
     aigw__store_free(acc->store);
     acc->store = aigw__store_share(from->store);
 }

@@ -36,7 +36,10 @@ typedef struct aigw__store_key {
 
 /* One counter's part of a reservation; filled by reserve, read by settle. */
 typedef struct aigw__hold {
-    void *entry;       /* the store's handle on the counter (memory store) */
+    void *entry;       /* the store's handle on the counter (memory store: pinned
+                          until settle, so never evicted while held) */
+    uint64_t id;       /* the reservation's serial (Redis: with the store's
+                          nonce, the id its scripts apply at most once) */
     int64_t amount;    /* reserved, micro-units */
     int64_t window;    /* the window it counted in (window budgets) */
     int skipped;       /* the store was unreachable and the budget fails open */
@@ -50,7 +53,21 @@ typedef struct aigw__refusal {
     double retry_after; /* seconds until it would fit; -1 = never (more than
                            the capacity) */
     int store_error;    /* 1 when refused because the store failed closed */
+    char why[200];      /* the store's failure when store_error is set, or
+                           when a reservation was admitted with skipped holds
+                           ("budget store redis 127.0.0.1:6379: timeout ...") */
 } aigw__refusal;
+
+/* What a store counts, for /metrics. */
+typedef struct aigw__store_stats {
+    unsigned long long counters;  /* memory: live counters */
+    unsigned long long evictions; /* memory: idle counters evicted */
+    unsigned long long refusals;  /* memory: counters not created (at max_counters, none idle) */
+    unsigned long long pending;   /* redis: reservations and settlements whose outcome is
+                                     unknown, queued to be canceled or re-sent */
+    unsigned long long recovered; /* redis: those applied (or canceled) once Redis answered */
+    unsigned long long lost;      /* redis: those given up (a full queue, the store freed) */
+} aigw__store_stats;
 
 /* A counter's state, for visibility headers and `budgets` listings. */
 typedef struct aigw__budget_status {
@@ -69,8 +86,10 @@ typedef struct aigw__store_ops {
      * (nothing taken); or a store error (nothing taken), unless every
      * failing budget fails open (then AIGW_OK with those holds skipped) —
      * when one fails closed the reservation is refused with
-     * refusal->store_error = 1 and AIGW_ERATELIMIT. The accountant counts
-     * and logs both outcomes. */
+     * refusal->store_error = 1 and AIGW_ERATELIMIT. refusal->why says what
+     * failed (Redis unreachable, or the memory store at max_counters with
+     * none idle, a store error for that budget alone). The accountant
+     * counts and logs both outcomes. Neither charges anything. */
     aigw_status (*reserve)(aigw__store *s, const aigw__store_key *keys, const int64_t *amounts,
                            size_t n, int64_t now_ns, aigw__hold *holds, aigw__refusal *refusal,
                            aigw_error **err);
@@ -85,6 +104,7 @@ typedef struct aigw__store_ops {
     aigw_status (*instances)(aigw__store *s, const aigw__budget *b, aigw__instance_cb cb, void *ctx,
                              aigw_error **err);
     void (*free)(aigw__store *s);
+    void (*stats)(aigw__store *s, aigw__store_stats *out);
 } aigw__store_ops;
 
 struct aigw__store {
@@ -112,6 +132,11 @@ static inline aigw_status aigw__store_instances(aigw__store *s, const aigw__budg
                                                 aigw__instance_cb cb, void *ctx, aigw_error **err) {
     return s->ops->instances(s, b, cb, ctx, err);
 }
+static inline void aigw__store_get_stats(aigw__store *s, aigw__store_stats *out) {
+    *out = (aigw__store_stats){0};
+    if (s && s->ops->stats)
+        s->ops->stats(s, out);
+}
 /* Another owner for s: each calls aigw__store_free. */
 static inline aigw__store *aigw__store_share(aigw__store *s) {
     atomic_fetch_add(&s->shares, 1);
@@ -128,8 +153,15 @@ static inline void aigw__store_free(aigw__store *s) {
 }
 
 /* The in-memory store: thread-safe, one mutex per counter (taken in
- * address order, so reservations never deadlock) behind a sharded table. */
+ * address order, so reservations never deadlock) behind a sharded table;
+ * at most max_counters counters (idle ones are evicted; see store_memory.c).
+ * aigw__store_memory_new: the default cap. */
+#define AIGW__STORE_DEFAULT_MAX_COUNTERS 100000
 aigw_status aigw__store_memory_new(aigw__store **out, aigw_error **err);
+aigw_status aigw__store_memory_new_capped(size_t max_counters, aigw__store **out, aigw_error **err);
+/* Changes a memory store's cap (a reload that adopts the old counters). */
+void aigw__store_memory_set_max(aigw__store *s, size_t max_counters);
+size_t aigw__store_memory_max(const aigw__store *s);
 int aigw__store_is_memory(const aigw__store *s);
 
 /* The window containing now for per (its index since the epoch: minutes,

@@ -100,24 +100,29 @@ static aigw_status load_health(aigw_client *client, json_object *conf, aigw_erro
     return st;
 }
 
-/* "accounting": {"store": {...}, "default_max_tokens": N} → the store. */
+/* "accounting": {"store": {...}, "default_max_tokens": N, "max_counters": N}
+ * → the store. max_counters bounds the memory store (a Redis store's keys
+ * expire by themselves; it is accepted and unused there). */
 static aigw_status load_store(aigw_client *client, json_object *conf, aigw__store **store,
                               long long *default_max_tokens, aigw_error **err) {
     const char *path = "accounting";
     json_object *sc = NULL;
     aigw_status st;
+    long long max_counters = AIGW__STORE_DEFAULT_MAX_COUNTERS;
     client->store_type = "memory";
     if (conf) {
         if (!json_object_is_type(conf, json_type_object))
             return aigw__error_set(err, AIGW_ECONFIG, "%s: must be an object", path);
-        if ((st = aigw__json_check_keys(conf, path, "store, default_max_tokens", err)) ||
+        if ((st = aigw__json_check_keys(conf, path, "store, default_max_tokens, max_counters",
+                                        err)) ||
             (st = int_member(conf, path, "default_max_tokens", 0, 100000000, default_max_tokens,
-                             err)))
+                             err)) ||
+            (st = int_member(conf, path, "max_counters", 1, 100000000, &max_counters, err)))
             return st;
         json_object_object_get_ex(conf, "store", &sc);
     }
     if (!sc)
-        return aigw__store_memory_new(store, err);
+        return aigw__store_memory_new_capped((size_t)max_counters, store, err);
     path = "accounting.store";
     if (!json_object_is_type(sc, json_type_object))
         return aigw__error_set(err, AIGW_ECONFIG, "%s: must be an object", path);
@@ -129,7 +134,7 @@ static aigw_status load_store(aigw_client *client, json_object *conf, aigw__stor
     if (strcmp(type, "memory") == 0) {
         if ((st = aigw__json_check_keys(sc, path, "type", err)))
             return st;
-        return aigw__store_memory_new(store, err);
+        return aigw__store_memory_new_capped((size_t)max_counters, store, err);
     }
     if (strcmp(type, "redis") != 0)
         return aigw__error_set(err, AIGW_ECONFIG, "%s.type: \"%s\" is not memory or redis", path,

@@ -554,7 +554,7 @@ static aigw_status render_budget_metrics(aigw_client *client, aigw__buf *b) {
         return AIGW_OK;
     aigw__account_stats st;
     aigw__accountant_stats(client->accountant, &st);
-    return aigw__buf_printf(
+    aigw_status rc = aigw__buf_printf(
         b,
         "# HELP aigw_budget_requests_total Model calls checked against budgets, by outcome.\n"
         "# TYPE aigw_budget_requests_total counter\n"
@@ -570,6 +570,35 @@ static aigw_status render_budget_metrics(aigw_client *client, aigw__buf *b) {
         "aigw_budget_store_errors_total{on_store_error=\"fail_open\"} %llu\n"
         "aigw_budget_store_errors_total{on_store_error=\"fail_closed\"} %llu\n",
         st.admitted, st.refused, st.unknown_usage, st.store_errors_open, st.store_errors_closed);
+    if (rc)
+        return rc;
+    /* The store's own counts (shared by configs that share the store). */
+    aigw__store_stats ss;
+    aigw__store_get_stats(aigw__accountant_store(client->accountant), &ss);
+    return aigw__buf_printf(
+        b,
+        "# HELP aigw_budget_store_counters Budget counters the memory store holds now.\n"
+        "# TYPE aigw_budget_store_counters gauge\n"
+        "aigw_budget_store_counters %llu\n"
+        "# HELP aigw_budget_store_evictions_total Idle budget counters evicted from the memory "
+        "store.\n"
+        "# TYPE aigw_budget_store_evictions_total counter\n"
+        "aigw_budget_store_evictions_total %llu\n"
+        "# HELP aigw_budget_store_counter_refusals_total New budget counters not made: the "
+        "memory store was at accounting.max_counters with none idle (on_store_error applied).\n"
+        "# TYPE aigw_budget_store_counter_refusals_total counter\n"
+        "aigw_budget_store_counter_refusals_total %llu\n"
+        "# HELP aigw_budget_store_pending Redis reservations to cancel and settlements to send, "
+        "whose first try got no answer.\n"
+        "# TYPE aigw_budget_store_pending gauge\n"
+        "aigw_budget_store_pending %llu\n"
+        "# HELP aigw_budget_store_recovered_total Queued cancels and settlements Redis answered.\n"
+        "# TYPE aigw_budget_store_recovered_total counter\n"
+        "aigw_budget_store_recovered_total %llu\n"
+        "# HELP aigw_budget_store_lost_total Queued cancels and settlements given up.\n"
+        "# TYPE aigw_budget_store_lost_total counter\n"
+        "aigw_budget_store_lost_total %llu\n",
+        ss.counters, ss.evictions, ss.refusals, ss.pending, ss.recovered, ss.lost);
 }
 
 /* GET /metrics: with gateway.metrics_key_sha256 only for that key. */
