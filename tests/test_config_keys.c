@@ -71,7 +71,7 @@ static const struct {
      "\"per\":\"day\",\"max\":5,@}}]}",
      "budgets[0].limit", "type, per, max"},
     {"{" B ",\"budgets\":[{\"name\":\"n\",\"cost\":\"1\"," LIMIT "}],\"accounting\":{@}}",
-     "accounting", "store, default_max_tokens"},
+     "accounting", "store, default_max_tokens, max_counters"},
     {"{" B ",\"budgets\":[{\"name\":\"n\",\"cost\":\"1\"," LIMIT "}],"
      "\"accounting\":{\"store\":{\"type\":\"memory\",@}}}",
      "accounting.store", "type"},
