@@ -514,18 +514,34 @@ def slow_body_408():
 
 # --- connection floods
 
+def retried(fn, tries=3):
+    """Runs fn up to tries times until it passes. For the flood cases: the
+    connections they hold send nothing, so header_timeout_ms (1 s) closes
+    them; on a loaded machine the excess connection may come too late."""
+    for i in range(tries):
+        try:
+            return fn()
+        except (AssertionError, OSError) as e:
+            if i == tries - 1:
+                raise
+            print("  (retrying %s: %s)" % (fn.__name__, e), flush=True)
+            time.sleep(1.5)
+
+
 @case
 def per_client_flood():
+    retried(per_client_flood_once)
+
+
+def per_client_flood_once():
     n = LIMITS["max_connections_per_client"]
-    held = []
+    held, extra = [], []
     try:
         for _ in range(n):
             held.append(connect(timeout=10))
-        # Each held connection is accepted before the next one counts: send a
-        # byte-less wait so the accept on every worker has happened.
-        time.sleep(0.5)
+        # Let both workers accept them all (well within header_timeout_ms).
+        time.sleep(0.3)
         refused = 0
-        extra = []
         for _ in range(3):
             s = connect(timeout=10)
             extra.append(s)
@@ -541,15 +557,17 @@ def per_client_flood():
         r = Reader(s).read_reply()
         check(r is not None and r.status == 200 and b"other client" in r.body,
               "127.0.0.2 during the flood: %r" % r)
-        for s in extra:
-            s.close()
     finally:
-        for s in held:
+        for s in held + extra:
             s.close()
 
 
 @case
 def total_connection_cap():
+    retried(total_connection_cap_once)
+
+
+def total_connection_cap_once():
     # max_connections over all workers, reached from several client addresses
     # (each below its per-client limit): the next one gets 503
     # server_overloaded with Retry-After.
@@ -561,7 +579,7 @@ def total_connection_cap():
         while len(held) < total:
             held.append(connect(src="127.0.0.%d" % (10 + i // per), timeout=10))
             i += 1
-        time.sleep(0.5)
+        time.sleep(0.3)
         s = connect(src="127.0.0.%d" % (10 + i // per + 1), timeout=10)
         held.append(s)
         r = Reader(s).read_reply()
