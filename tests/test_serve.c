@@ -298,6 +298,19 @@ Test(serve, client_errors) {
     http(port, NULL, "/v1/chat/completions", "a=b", form, &R);
     cr_expect_eq(R.status, 415);
     expect_openai_error(&R, NULL);
+    /* a content coding serve does not decode: 415, not "invalid JSON" */
+    const char *const gz[] = {"Authorization: Bearer " GW_KEY, "Content-Type: application/json",
+                              "Content-Encoding: gzip", NULL};
+    memset(&R, 0, sizeof(R));
+    http(port, NULL, "/v1/chat/completions", "\x1f\x8b\x08", gz, &R);
+    cr_expect_eq(R.status, 415);
+    expect_openai_error(&R, "unsupported_media_type");
+    const char *const ident[] = {"Authorization: Bearer " GW_KEY, "Content-Type: application/json",
+                                 "Content-Encoding: identity", NULL};
+    memset(&R, 0, sizeof(R));
+    http(port, NULL, "/v1/chat/completions", "{\"model\": nope", ident, &R);
+    cr_expect_eq(R.status, 400);
+    expect_openai_error(&R, "invalid_json");
     /* unknown model → 404 model_not_found */
     cr_expect_eq(post("/v1/chat/completions",
                       "{\"model\":\"nope/x\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",

@@ -373,6 +373,20 @@ static int json_content_type(const aigw__http_request *req) {
     return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
 }
 
+/* Whether the body is sent as is: no Content-Encoding, or "identity".
+ * serve decodes no content coding (RFC 9110 8.4.1: 415), so a gzip body,
+ * or a gzip bomb, is refused before its bytes are read as JSON. */
+static int identity_encoding(const aigw__http_request *req) {
+    const char *ce = aigw__http_request_header(req, "content-encoding");
+    if (!ce)
+        return 1;
+    while (*ce == ' ' || *ce == '\t')
+        ce++;
+    size_t n = strcspn(ce, " \t");
+    return n == 0 ||
+           (n == 8 && strncasecmp(ce, "identity", 8) == 0 && !ce[n + strspn(ce + n, " \t")]);
+}
+
 /* The user a request is, for budgets and logs: the user header (else the
  * body's "user") for a key trusted to name users, else the key's own
  * "user" (or none). An untrusted key's header/field is ignored for
@@ -471,6 +485,12 @@ static void model_call_parsed(aigw__gw_body *b, json_object *body, void *user) {
 static void model_call(gw_req *r, aigw__http_request *req) {
     if (!json_content_type(req)) {
         send_error(r, 415, "invalid_request_error", "Content-Type must be application/json.",
+                   "unsupported_media_type");
+        return;
+    }
+    if (!identity_encoding(req)) {
+        send_error(r, 415, "invalid_request_error",
+                   "Content-Encoding is not supported: send the JSON body uncompressed.",
                    "unsupported_media_type");
         return;
     }

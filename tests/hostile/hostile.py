@@ -695,8 +695,8 @@ def gzip_bomb_bounded():
     bomb = gzip_bomb()
     check(len(bomb) < LIMITS["max_body_bytes"], "bomb too big: %d" % len(bomb))
     r = raw(request_bytes(bomb, "Content-Encoding: gzip\r\n"), timeout=30)
-    # serve does not decode Content-Encoding: the bytes are parsed as JSON.
-    openai_error(r, 400, code="invalid_json")
+    # serve decodes no content coding: 415, before the bytes are parsed.
+    openai_error(r, 415, code="unsupported_media_type")
     hwm = rss_kb()
     if SANITIZED:
         print("  (sanitized build: VmHWM %d kB, bound not checked)" % hwm)
