@@ -697,11 +697,11 @@ def gzip_bomb_bounded():
     r = raw(request_bytes(bomb, "Content-Encoding: gzip\r\n"), timeout=30)
     # serve decodes no content coding: 415, before the bytes are parsed.
     openai_error(r, 415, code="unsupported_media_type")
+    # Under ASan (shadow memory, quarantine) the bound is loosened 5 times:
+    # still far below what decompressing the bomb would take.
+    limit = RSS_LIMIT_KB * (5 if SANITIZED else 1)
     hwm = rss_kb()
-    if SANITIZED:
-        print("  (sanitized build: VmHWM %d kB, bound not checked)" % hwm)
-    else:
-        check(hwm < RSS_LIMIT_KB, "serve's VmHWM %d kB after the gzip bomb" % hwm)
+    check(hwm < limit, "serve's VmHWM %d kB after the gzip bomb (bound %d kB)" % (hwm, limit))
 
 
 # --- policy
