@@ -24,6 +24,7 @@
 
 #include "http_client.h"
 #include "proc.h"
+#include "redis.h" /* aigw_test_free_port */
 #include "serve_proc.h"
 
 static aigw_test_serve S;
@@ -416,21 +417,8 @@ Test(serve_limits, metrics_behind_a_key) {
     cr_expect_eq(get_status(S.port, "/healthz", none), 200);
 }
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 Test(serve_limits, metrics_on_a_listener_of_its_own) {
-    int mport = free_port();
+    int mport = aigw_test_free_port();
     cr_assert_gt(mport, 0);
     char cfg[256];
     snprintf(cfg, sizeof cfg, "{\"gateway\":{\"metrics_listen\":\"127.0.0.1:%d\"}}", mport);
