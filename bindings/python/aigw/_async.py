@@ -17,7 +17,16 @@ from typing import Any, AsyncIterator, Optional, Tuple, Union
 
 from . import _lib
 from ._client import Client, LogCallback, _End, _StreamBase
-from ._common import JSON, CallOptions, Config, Headers, Request, encode_request, op_code, require
+from ._common import (
+    JSON,
+    CallOptions,
+    Config,
+    Headers,
+    Request,
+    encode_request,
+    prepare_call,
+    require,
+)
 from ._engine import Sink
 from ._errors import Error, Status, make_error
 
@@ -258,11 +267,7 @@ class AsyncClient:
         headers: Optional[Headers] = None,
     ) -> Tuple[Union[JSON, AsyncStream], JSON]:
         """As Client.call; for "chat_stream" the response is an AsyncStream."""
-        require("aigw_call_async")
-        code = op_code(op)
-        body = encode_request(request, {})
-        copts = CallOptions(key, team, user, headers)
-        info = copts.info_dict()
+        code, body, copts, info = prepare_call(op, request, key, team, user, headers)
         if code == _lib.OP_CHAT_STREAM:
             return AsyncStream(self._client, body, copts, info), info
         return await self._run(code, body, copts, info), info

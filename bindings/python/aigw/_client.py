@@ -22,7 +22,7 @@ from ._common import (
     encode_request,
     log_level as parse_log_level,
     new_client,
-    op_code,
+    prepare_call,
     require,
     resolve_config,
     take_string,
@@ -479,11 +479,7 @@ class Client:
         An error is raised as by chat(), with `info` attached (e.info), and
         for a budget's refusal (BudgetExceededError) e.retry_after in seconds.
         """
-        require("aigw_call_async")
-        code = op_code(op)
-        body = encode_request(request, {})
-        copts = CallOptions(key, team, user, headers)
-        info = copts.info_dict()
+        code, body, copts, info = prepare_call(op, request, key, team, user, headers)
         if code == _lib.OP_CHAT_STREAM:
             return Stream(self, body, copts, info), info
         return self._run(code, body, copts, info), info
