@@ -9,7 +9,6 @@
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -25,6 +24,7 @@
 
 #include "http_client.h"
 #include "proc.h"
+#include "redis.h" /* aigw_test_free_port */
 #include "serve_proc.h"
 
 static aigw_test_serve S;
@@ -72,19 +72,6 @@ static int connect_from(int port, const char *src) {
     return fd;
 }
 
-static int send_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Reads until the server closes, cap - 1 bytes or timeout_ms; NUL-ends. */
 static size_t read_reply(int fd, char *out, size_t cap, int timeout_ms) {
     size_t len = 0;
@@ -118,8 +105,8 @@ static int post_raw(int port, const char *body, size_t len, char *out, size_t ca
                      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
                      "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                      len);
-    send_all(fd, head, (size_t)n);
-    send_all(fd, body, len); /* may stop early: the server can answer first */
+    aigw_test_write_all(fd, head, (size_t)n);
+    aigw_test_write_all(fd, body, len); /* may stop early: the server can answer first */
     read_reply(fd, out, cap, 60000);
     close(fd);
     return status_of(out);
@@ -222,7 +209,7 @@ static void *healthz_poller(void *arg) {
         int fd = connect_from(port, NULL);
         static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         char buf[1024];
-        if (fd < 0 || send_all(fd, req, sizeof req - 1) != 0 ||
+        if (fd < 0 || aigw_test_write_all(fd, req, sizeof req - 1) != 0 ||
             (read_reply(fd, buf, sizeof buf, 10000), status_of(buf) != 200))
             poll_failed++;
         if (fd >= 0)
@@ -306,8 +293,8 @@ Test(serve_limits, inflight_body_cap_503_with_retry_after) {
                      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
                      "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                      alen);
-    send_all(fa, head, (size_t)n);
-    send_all(fa, a, 700 * 1000);
+    aigw_test_write_all(fa, head, (size_t)n);
+    aigw_test_write_all(fa, a, 700 * 1000);
     sleep_ms(300);
 
     /* B announces 600 kB: refused before its body is read. */
@@ -324,7 +311,7 @@ Test(serve_limits, inflight_body_cap_503_with_retry_after) {
     cr_expect_eq(get_status(S.port, "/healthz", NULL), 200);
 
     /* A completes and is served; then B's size fits again. */
-    send_all(fa, a + 700 * 1000, alen - 700 * 1000);
+    aigw_test_write_all(fa, a + 700 * 1000, alen - 700 * 1000);
     read_reply(fa, reply, sizeof reply, 20000);
     close(fa);
     cr_expect_eq(status_of(reply), 200, "%.300s", reply);
@@ -358,7 +345,7 @@ Test(serve_limits, per_client_connection_limit) {
     close(extra);
     /* The four are still served. */
     static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    send_all(fds[0], req, sizeof req - 1);
+    aigw_test_write_all(fds[0], req, sizeof req - 1);
     read_reply(fds[0], reply, sizeof reply, 5000);
     cr_expect_eq(status_of(reply), 200, "%s", reply);
     /* Another loopback address is another client. */
@@ -366,7 +353,7 @@ Test(serve_limits, per_client_connection_limit) {
     if (other < 0) {
         cr_log_warn("cannot bind a client socket to 127.0.0.2: that part is skipped");
     } else {
-        send_all(other, req, sizeof req - 1);
+        aigw_test_write_all(other, req, sizeof req - 1);
         read_reply(other, reply, sizeof reply, 5000);
         cr_expect_eq(status_of(reply), 200, "from 127.0.0.2: %s", reply);
         close(other);
@@ -375,7 +362,7 @@ Test(serve_limits, per_client_connection_limit) {
     close(fds[0]);
     sleep_ms(300);
     int again = connect_from(S.port, NULL);
-    send_all(again, req, sizeof req - 1);
+    aigw_test_write_all(again, req, sizeof req - 1);
     read_reply(again, reply, sizeof reply, 5000);
     cr_expect_eq(status_of(reply), 200, "after one closed: %s", reply);
     close(again);
@@ -430,21 +417,8 @@ Test(serve_limits, metrics_behind_a_key) {
     cr_expect_eq(get_status(S.port, "/healthz", none), 200);
 }
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 Test(serve_limits, metrics_on_a_listener_of_its_own) {
-    int mport = free_port();
+    int mport = aigw_test_free_port();
     cr_assert_gt(mport, 0);
     char cfg[256];
     snprintf(cfg, sizeof cfg, "{\"gateway\":{\"metrics_listen\":\"127.0.0.1:%d\"}}", mport);

@@ -22,6 +22,7 @@
 #include "aigw/aigw.h"
 #include "cli_run.h"
 #include "gateway.h"
+#include "http_client.h"
 #include "sim.h"
 
 static double now_ms(void) {
@@ -254,54 +255,27 @@ Test(strict_input, invalid_utf8_refused_by_the_library) {
 
 /* ---- through serve ---- */
 
-typedef struct resp {
+/* What these tests look at in an answer. */
+typedef struct reply {
     long status;
-    char body[1 << 14];
-    size_t len;
-    char retry_after[32];
-} resp;
+    char body[1 << 14];   /* cut to fit */
+    char retry_after[32]; /* the Retry-After value as sent (" 7"), or "" */
+} reply;
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-    resp *r = ud;
-    size_t len = sz * n, room = sizeof r->body - 1 - r->len, c = len < room ? len : room;
-    memcpy(r->body + r->len, p, c);
-    r->len += c;
-    r->body[r->len] = 0;
-    return len;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
-    resp *r = ud;
-    size_t len = sz * n;
-    if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
-        size_t v = len - 12 < sizeof r->retry_after - 1 ? len - 12 : sizeof r->retry_after - 1;
-        memcpy(r->retry_after, p + 12, v);
-        r->retry_after[v] = 0;
-        r->retry_after[strcspn(r->retry_after, "\r\n")] = 0;
+static void post(int port, const char *path, const char *body, reply *out) {
+    aigw_test_resp r = aigw_test_http(port, "POST", path, NULL, body);
+    cr_assert_eq(r.rc, CURLE_OK);
+    memset(out, 0, sizeof *out);
+    out->status = r.status;
+    snprintf(out->body, sizeof out->body, "%s", r.body);
+    for (const char *h = r.headers; *h;) {
+        size_t n = strcspn(h, "\n");
+        if (n > 12 && strncasecmp(h, "retry-after:", 12) == 0)
+            snprintf(out->retry_after, sizeof out->retry_after, "%.*s",
+                     (int)strcspn(h + 12, "\r\n"), h + 12);
+        h += n + (h[n] == '\n');
     }
-    return len;
-}
-
-static void post(int port, const char *path, const char *body, resp *r) {
-    memset(r, 0, sizeof *r);
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *e = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    cr_assert_eq(curl_easy_perform(e), CURLE_OK);
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
+    aigw_test_resp_free(&r);
 }
 
 static aigw_test_sim sim;
@@ -329,7 +303,7 @@ static void serve_stop(void) {
 TestSuite(strict_serve, .init = serve_start, .fini = serve_stop, .timeout = 90);
 
 Test(strict_serve, each_bad_field_is_400_with_its_param) {
-    resp r;
+    reply r;
     for (size_t i = 0; i < sizeof bad_cases / sizeof *bad_cases; i++) {
         const bad_case *bc = &bad_cases[i];
         post(port, bc->embed ? "/v1/embeddings" : "/v1/chat/completions", bc->body, &r);
@@ -354,7 +328,7 @@ Test(strict_serve, each_bad_field_is_400_with_its_param) {
 }
 
 Test(strict_serve, invalid_utf8_is_400) {
-    resp r;
+    reply r;
     post(port, "/v1/chat/completions",
          "{\"model\":\"sim/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":"
          "\"caf\xe9\"}]}",
@@ -373,7 +347,7 @@ Test(strict_serve, invalid_utf8_is_400) {
 }
 
 Test(strict_serve, upstream_retry_after_reaches_the_client) {
-    resp r;
+    reply r;
     post(port, "/v1/chat/completions",
          "{\"model\":\"sim/gpt-4o-mini\",\"sim_fault\":\"status=429,retry_after=7\"," MSG "}", &r);
     cr_expect_eq(r.status, 429, "%s", r.body);
@@ -448,7 +422,7 @@ Test(strict_files, fifo_or_directory_config_refused_at_once) {
     cr_expect(strstr(aigw_error_message(e), "not a regular file"), "%s", aigw_error_message(e));
     aigw_error_free(e);
     cr_expect_lt(now_ms() - t0, 5000);
-    resp r;
+    reply r;
     post(p, "/v1/chat/completions", "{\"model\":\"mock/echo\"," MSG "}", &r);
     cr_expect_eq(r.status, 200, "%s", r.body);
     cr_expect_eq(aigw_test_gateway_stop(s, 1000), AIGW_OK);

@@ -643,6 +643,25 @@ static aigw_status fail_by_policy(const aigw__store_key *keys, size_t n, aigw__h
     return AIGW_OK;
 }
 
+/* run() on a connection from the pool, within deadline. None free in
+ * time: NULL, *how RUN_NOT_SENT and err says so. */
+static redisReply *run_pooled(redis_store *rs, const char *what, const char *sha,
+                              const char *script, args *a, long long deadline, int *how,
+                              aigw_error **err) {
+    *how = RUN_NOT_SENT;
+    conn *c = pool_get(rs, deadline);
+    if (!c) {
+        aigw__error_set(err, AIGW_ECONNECT,
+                        "budget store redis %s:%d: no connection free within %d ms (pool_size "
+                        "%zu)",
+                        rs->host, rs->port, rs->timeout_ms, rs->pool_size);
+        return NULL;
+    }
+    redisReply *r = run(rs, c, what, sha, script, a->argc, a->argv, a->lens, deadline, how, err);
+    pool_put(rs, c);
+    return r;
+}
+
 static aigw_status rd_reserve(aigw__store *s, const aigw__store_key *keys, const int64_t *amounts,
                               size_t n, int64_t now, aigw__hold *holds, aigw__refusal *refusal,
                               aigw_error **err) {
@@ -682,19 +701,9 @@ static aigw_status rd_reserve(aigw__store *s, const aigw__store_key *keys, const
         p = putnum(&a, p, ttl_ms(b, now, ends[i]));
     }
     aigw_error *local = NULL;
-    int how = RUN_NOT_SENT;
-    redisReply *r = NULL;
-    conn *c = pool_get(rs, deadline);
-    if (!c) {
-        aigw__error_set(&local, AIGW_ECONNECT,
-                        "budget store redis %s:%d: no connection free within %d ms (pool_size "
-                        "%zu)",
-                        rs->host, rs->port, rs->timeout_ms, rs->pool_size);
-    } else {
-        r = run(rs, c, "reserve", rs->reserve_sha, reserve_lua, a.argc, a.argv, a.lens, deadline,
-                &how, &local);
-        pool_put(rs, c);
-    }
+    int how;
+    redisReply *r =
+        run_pooled(rs, "reserve", rs->reserve_sha, reserve_lua, &a, deadline, &how, &local);
     args_free(&a);
     if (!r) {
         if (how == RUN_UNKNOWN) {
@@ -785,19 +794,9 @@ static aigw_status rd_settle(aigw__store *s, const aigw__store_key *keys, const 
     if (st)
         return st;
     aigw_error *local = NULL;
-    int how = RUN_NOT_SENT;
-    redisReply *r = NULL;
-    conn *c = pool_get(rs, deadline);
-    if (!c) {
-        aigw__error_set(&local, AIGW_ECONNECT,
-                        "budget store redis %s:%d: no connection free within %d ms (pool_size "
-                        "%zu)",
-                        rs->host, rs->port, rs->timeout_ms, rs->pool_size);
-    } else {
-        r = run(rs, c, "settle", rs->settle_sha, settle_lua, a.argc, a.argv, a.lens, deadline, &how,
-                &local);
-        pool_put(rs, c);
-    }
+    int how;
+    redisReply *r =
+        run_pooled(rs, "settle", rs->settle_sha, settle_lua, &a, deadline, &how, &local);
     if (r) {
         args_free(&a);
         freeReplyObject(r);

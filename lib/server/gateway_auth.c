@@ -48,20 +48,27 @@ static int sha256(const char *data, size_t len, unsigned char digest[SHA256_DIGE
     return SHA256((const unsigned char *)data, len, digest) != NULL;
 }
 
-int aigw__gw_authenticate(const aigw__gw_config *cfg, const aigw__http_request *req,
-                          const aigw__gw_key **key) {
-    *key = NULL;
-    if (cfg->n_keys == 0)
-        return 1;
+/* The SHA-256 of the presented key (trailing blanks dropped). 0 when no
+ * key was presented or no digest could be made: no match then. */
+static int presented_digest(const aigw__http_request *req,
+                            unsigned char digest[SHA256_DIGEST_LENGTH]) {
     const char *k = presented_key(req);
     if (!k)
         return 0;
     size_t len = strlen(k);
     while (len && (k[len - 1] == ' ' || k[len - 1] == '\t'))
         len--;
+    return sha256(k, len, digest);
+}
+
+int aigw__gw_authenticate(const aigw__gw_config *cfg, const aigw__http_request *req,
+                          const aigw__gw_key **key) {
+    *key = NULL;
+    if (cfg->n_keys == 0)
+        return 1;
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    if (!sha256(k, len, digest))
-        return 0; /* no digest, no match */
+    if (!presented_digest(req, digest))
+        return 0;
     const aigw__gw_key *found = NULL;
     for (size_t i = 0; i < cfg->n_keys; i++) {
         int eq = CRYPTO_memcmp(digest, cfg->keys[i].sha256, sizeof(digest)) == 0;
@@ -76,14 +83,8 @@ int aigw__gw_authenticate(const aigw__gw_config *cfg, const aigw__http_request *
 int aigw__gw_metrics_authorized(const aigw__gw_config *cfg, const aigw__http_request *req) {
     if (!cfg->has_metrics_key)
         return 1;
-    const char *k = presented_key(req);
-    if (!k)
-        return 0;
-    size_t len = strlen(k);
-    while (len && (k[len - 1] == ' ' || k[len - 1] == '\t'))
-        len--;
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    if (!sha256(k, len, digest))
+    if (!presented_digest(req, digest))
         return 0;
     int ok = CRYPTO_memcmp(digest, cfg->metrics_sha256, sizeof(digest)) == 0;
     OPENSSL_cleanse(digest, sizeof(digest));

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What the helpers that start child processes for the tests (the
- * simulator, `aigw-cli serve`) share: a monotonic clock and reading the
- * line a child announces itself with on a pipe. */
+ * simulator, `aigw-cli serve`) share: writing whole buffers, a monotonic
+ * clock and reading the line a child announces itself with on a pipe. */
 #ifndef AIGW_TEST_PROC_H
 #define AIGW_TEST_PROC_H
 
 #include <stddef.h>
+
+/* Writes all N bytes of P to FD (a socket: without SIGPIPE when the peer
+ * has gone), again after EINTR. Returns 0, or -1 when it could not. */
+int aigw_test_write_all(int fd, const char *p, size_t n);
 
 /* Monotonic milliseconds. */
 double aigw_test_now_ms(void);

@@ -19,19 +19,6 @@
 #define SERVE_START_TIMEOUT_MS 15000
 #define SERVE_MAX_ARGS 32
 
-static int write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int aigw_test_serve_start(aigw_test_serve *s, const char *config_json, unsigned workers,
                           const char *const *extra_args) {
     const char *cli = getenv("AIGW_CLI_PATH");
@@ -48,7 +35,7 @@ int aigw_test_serve_start(aigw_test_serve *s, const char *config_json, unsigned 
     int cfd = mkstemp(s->config_path);
     if (cfd < 0)
         return -1;
-    int ok = write_all(cfd, config_json, strlen(config_json)) == 0;
+    int ok = aigw_test_write_all(cfd, config_json, strlen(config_json)) == 0;
     close(cfd);
     snprintf(s->log_path, sizeof s->log_path, "/tmp/aigw-serve-log-XXXXXX");
     int lfd = mkstemp(s->log_path);

@@ -16,9 +16,18 @@ import os
 from typing import Any, AsyncIterator, Optional, Tuple, Union
 
 from . import _lib
-from ._client import Client, LogCallback
-from ._common import JSON, CallOptions, Config, Headers, Request, encode_request, op_code, require
-from ._engine import Engine, Request as _Call, Sink
+from ._client import Client, LogCallback, _End, _StreamBase
+from ._common import (
+    JSON,
+    CallOptions,
+    Config,
+    Headers,
+    Request,
+    encode_request,
+    prepare_call,
+    require,
+)
+from ._engine import Sink
 from ._errors import Error, Status, make_error
 
 
@@ -49,11 +58,6 @@ class _FutureSink(Sink):
             self.future.set_result(data)
 
 
-class _End:
-    def __init__(self, exc: Optional[Error]) -> None:
-        self.exc = exc
-
-
 class _QueueSink(Sink):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -72,7 +76,7 @@ class _QueueSink(Sink):
         self.queue.put_nowait(_End(exc))
 
 
-class AsyncStream(AsyncIterator[JSON]):
+class AsyncStream(_StreamBase[_QueueSink], AsyncIterator[JSON]):
     """A streamed chat completion for asyncio: an async iterator of
     chat.completion.chunk dicts and an async context manager.
 
@@ -84,33 +88,13 @@ class AsyncStream(AsyncIterator[JSON]):
     error (also one after some chunks) is raised when iteration reaches it.
     """
 
-    def __init__(
-        self,
-        client: Client,
-        body: bytes,
-        copts: Optional[CallOptions] = None,
-        info: Optional[JSON] = None,
-    ) -> None:
-        self._client = client
-        self._body = body
-        self._copts = copts
-        self._info = info
-        self._sink: Optional[_QueueSink] = None
-        self._engine: Optional[Engine] = None
-        self._call: Optional[_Call] = None
-        self._state = 0  # 0 not started, 1 running, 2 over (ended or closed)
-
     def __aiter__(self) -> "AsyncStream":
         return self
 
     async def __anext__(self) -> JSON:
         if self._state == 0:
             self._state = 2  # if starting fails, the stream is over
-            sink = _QueueSink(asyncio.get_running_loop())
-            self._engine, self._call = self._client._begin(
-                _lib.OP_CHAT_STREAM, self._body, sink, self._copts, self._info
-            )
-            self._sink = sink
+            self._start(_QueueSink(asyncio.get_running_loop()))
             self._state = 1
         if self._state == 2:
             raise StopAsyncIteration
@@ -120,14 +104,7 @@ class AsyncStream(AsyncIterator[JSON]):
         except asyncio.CancelledError:
             self._cancel()
             raise
-        if self._state == 2:
-            raise StopAsyncIteration
-        if isinstance(item, _End):
-            self._state = 2
-            if item.exc is not None:
-                raise item.exc
-            raise StopAsyncIteration
-        return item
+        return self._take(item, StopAsyncIteration)
 
     def _cancel(self) -> bool:
         state, self._state = self._state, 2
@@ -143,10 +120,6 @@ class AsyncStream(AsyncIterator[JSON]):
         if self._cancel():
             assert self._sink is not None
             await self._sink.finished.wait()
-
-    @property
-    def closed(self) -> bool:
-        return self._state == 2
 
     async def __aenter__(self) -> "AsyncStream":
         return self
@@ -294,11 +267,7 @@ class AsyncClient:
         headers: Optional[Headers] = None,
     ) -> Tuple[Union[JSON, AsyncStream], JSON]:
         """As Client.call; for "chat_stream" the response is an AsyncStream."""
-        require("aigw_call_async")
-        code = op_code(op)
-        body = encode_request(request, {})
-        copts = CallOptions(key, team, user, headers)
-        info = copts.info_dict()
+        code, body, copts, info = prepare_call(op, request, key, team, user, headers)
         if code == _lib.OP_CHAT_STREAM:
             return AsyncStream(self._client, body, copts, info), info
         return await self._run(code, body, copts, info), info

@@ -8,7 +8,7 @@ import json
 import os
 import queue
 import threading
-from typing import Any, Callable, Iterator, Optional, Set, Tuple, Union
+from typing import Any, Callable, Generic, Iterator, Optional, Set, Tuple, Type, TypeVar, Union
 
 from . import _lib
 from ._common import (
@@ -22,7 +22,7 @@ from ._common import (
     encode_request,
     log_level as parse_log_level,
     new_client,
-    op_code,
+    prepare_call,
     require,
     resolve_config,
     take_string,
@@ -85,7 +85,54 @@ class _StreamSink(Sink):
         self.queue.put(_End(exc))
 
 
-class Stream(Iterator[JSON]):
+_S = TypeVar("_S", bound=Sink)
+
+
+class _StreamBase(Generic[_S]):
+    """What Stream and AsyncStream share: the request they start on first
+    use, its sink, and the state of the stream."""
+
+    def __init__(
+        self,
+        client: "Client",
+        body: bytes,
+        copts: Optional[CallOptions] = None,
+        info: Optional[JSON] = None,
+    ) -> None:
+        self._client = client
+        self._body = body
+        self._copts = copts
+        self._info = info
+        self._sink: Optional[_S] = None
+        self._call: Optional[_Call] = None
+        self._engine: Optional[Engine] = None
+        self._state = 0  # 0 not started, 1 running, 2 over (ended or closed)
+
+    def _start(self, sink: _S) -> None:
+        self._engine, self._call = self._client._begin(
+            _lib.OP_CHAT_STREAM, self._body, sink, self._copts, self._info
+        )
+        self._sink = sink
+
+    def _take(self, item: Union[JSON, "_End"], stop: Type[Exception]) -> JSON:
+        """The chunk `item`; raises `stop` when the stream was closed
+        meanwhile or ends here, or the error it ended with."""
+        if self._state == 2:  # closed meanwhile (another thread, a cancel)
+            raise stop
+        if isinstance(item, _End):
+            self._state = 2
+            if item.exc is not None:
+                raise item.exc
+            raise stop
+        return item
+
+    @property
+    def closed(self) -> bool:
+        """True once the stream ended or was closed."""
+        return self._state == 2
+
+
+class Stream(_StreamBase[_StreamSink], Iterator[JSON]):
     """A streamed chat completion: an iterator of chat.completion.chunk dicts
     (each as it arrives) and a context manager.
 
@@ -102,22 +149,8 @@ class Stream(Iterator[JSON]):
         copts: Optional[CallOptions] = None,
         info: Optional[JSON] = None,
     ) -> None:
-        self._client = client
-        self._body = body
-        self._copts = copts
-        self._info = info
-        self._sink: Optional[_StreamSink] = None
-        self._call: Optional[_Call] = None
-        self._engine: Optional[Engine] = None
+        super().__init__(client, body, copts, info)
         self._lock = threading.Lock()
-        self._state = 0  # 0 not started, 1 running, 2 over (ended or closed)
-
-    def _start(self) -> None:
-        sink = _StreamSink()
-        self._engine, self._call = self._client._begin(
-            _lib.OP_CHAT_STREAM, self._body, sink, self._copts, self._info
-        )
-        self._sink = sink
 
     def __iter__(self) -> "Stream":
         return self
@@ -126,7 +159,7 @@ class Stream(Iterator[JSON]):
         with self._lock:
             if self._state == 0:
                 self._state = 2  # if starting fails, the stream is over
-                self._start()
+                self._start(_StreamSink())
                 self._state = 1
         if self._state == 2:
             raise StopIteration
@@ -136,14 +169,7 @@ class Stream(Iterator[JSON]):
         except BaseException:  # KeyboardInterrupt while waiting
             self.close()
             raise
-        if self._state == 2:  # closed meanwhile, from another thread
-            raise StopIteration
-        if isinstance(item, _End):
-            self._state = 2
-            if item.exc is not None:
-                raise item.exc
-            raise StopIteration
-        return item
+        return self._take(item, StopIteration)
 
     def close(self) -> None:
         """Stops the stream: cancels the request upstream (the transfer is
@@ -157,11 +183,6 @@ class Stream(Iterator[JSON]):
         self._engine.cancel(self._call)
         if not self._engine.on_loop_thread():
             self._sink.finished.wait()
-
-    @property
-    def closed(self) -> bool:
-        """True once the stream ended or was closed."""
-        return self._state == 2
 
     def __enter__(self) -> "Stream":
         return self
@@ -458,11 +479,7 @@ class Client:
         An error is raised as by chat(), with `info` attached (e.info), and
         for a budget's refusal (BudgetExceededError) e.retry_after in seconds.
         """
-        require("aigw_call_async")
-        code = op_code(op)
-        body = encode_request(request, {})
-        copts = CallOptions(key, team, user, headers)
-        info = copts.info_dict()
+        code, body, copts, info = prepare_call(op, request, key, team, user, headers)
         if code == _lib.OP_CHAT_STREAM:
             return Stream(self, body, copts, info), info
         return self._run(code, body, copts, info), info

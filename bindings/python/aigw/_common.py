@@ -166,6 +166,24 @@ def encode_request(request: Optional[Request], fields: Mapping[str, Any]) -> byt
     return json.dumps(req, separators=(",", ":")).encode("utf-8")
 
 
+def prepare_call(
+    op: Union[str, int],
+    request: Request,
+    key: Optional[str],
+    team: Optional[str],
+    user: Optional[str],
+    headers: Optional[Headers],
+) -> Tuple[int, bytes, CallOptions, JSON]:
+    """What Client.call and AsyncClient.call start a call with: the op's
+    code, the request body, the caller's options and the info dict the
+    call fills in."""
+    require("aigw_call_async")
+    code = op_code(op)
+    body = encode_request(request, {})
+    copts = CallOptions(key, team, user, headers)
+    return code, body, copts, copts.info_dict()
+
+
 def take_string(ptr: ctypes.c_void_p) -> Optional[bytes]:
     """Copies and frees a char* the library handed over (a c_void_p)."""
     if not ptr.value:
