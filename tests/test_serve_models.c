@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -216,4 +217,37 @@ Test(serve_models, a_refused_backend_is_a_502) {
         "{\"model\":\"m/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     cr_expect_eq(r.status, 200, "%s", r.body);
     aigw_test_resp_free(&r);
+}
+
+Test(serve_models, serve_stops_with_listings_pending) {
+    int fport = frozen_backend();
+    char hex[65], config[4096];
+    key_hash(GW_KEY, hex);
+    snprintf(config, sizeof config,
+             "{\"env_defaults\":false,\"backends\":{"
+             "\"frozen\":{\"schema\":\"openai\",\"base_url\":\"http://127.0.0.1:%d/v1\","
+             "\"api_key\":\"k\"}},"
+             "\"gateway\":{\"keys\":[{\"sha256\":\"%s\",\"name\":\"ci\"}],"
+             "\"shutdown_timeout_ms\":1000}}",
+             fport, hex);
+    cr_assert_eq(aigw_test_serve_start(&S, config, 2, NULL), 0, "serve did not start");
+    atomic_int done = 0;
+    lister ls[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        ls[i] = (lister){.port = S.port, .done = &done};
+        cr_assert_eq(pthread_create(&th[i], NULL, lister_main, &ls[i]), 0);
+    }
+    struct timespec settle = {0, 500 * 1000000L};
+    nanosleep(&settle, NULL);
+    cr_expect_eq(atomic_load(&done), 0);
+    double t0 = mono();
+    /* SIGTERM: after the 1 s grace the listings are canceled and serve
+     * exits 0 (it is not killed), long before a listing's own timeout. */
+    int status = aigw_test_serve_stop(&S, 12000);
+    double stop_s = mono() - t0;
+    cr_expect_neq(status, -1, "serve had to be killed after %.1f s", stop_s);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
 }
