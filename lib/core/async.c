@@ -77,6 +77,7 @@ struct aigw_request {
     aigw_client *client;
     req_state state;
     int canceled;
+    int models;  /* a model listing of one backend: no routing, no budgets, no retry */
     int pending; /* linked in eng's pending list */
     aigw_request *prev, *next;
     struct timespec start;
@@ -90,6 +91,7 @@ struct aigw_request {
     aigw__upstream_request req;
     aigw_async_chunk_cb on_chunk;
     aigw_done_cb done;
+    aigw__models_done_cb models_done; /* instead of done, for `models` */
     void *user;
     aigw_error *err;
     aigw__buf out;
@@ -273,7 +275,7 @@ static void complete(aigw_request *r, aigw_status st) {
     pending_unlink(r);
     if (r->timer_inited)
         uv_timer_stop(&r->timer);
-    if (r->state != REQ_SETTLING && aigw__policy_settle_pending(&r->policy) &&
+    if (!r->models && r->state != REQ_SETTLING && aigw__policy_settle_pending(&r->policy) &&
         aigw__policy_store_is_remote(&r->policy)) {
         r->final_status = st;
         if (to_pool(r, REQ_SETTLING, settle_work, settle_done) == 0)
@@ -292,7 +294,10 @@ static void finish_request(aigw_request *r, aigw_status st) {
     } else if (st && !r->err) {
         aigw__error_set(&r->err, st, "%s", aigw_strerror(st));
     }
-    st = aigw__policy_end(&r->policy, &r->call, st, &r->err);
+    if (r->models)
+        aigw__call_log(r->client, &r->call, st, &r->start);
+    else
+        st = aigw__policy_end(&r->policy, &r->call, st, &r->err);
     /* Nothing of the client is touched after `done`: the callback may drop
      * the last use of it (the gateway frees a reloaded-away config there). */
     attempt_clear(r);
@@ -300,7 +305,10 @@ static void finish_request(aigw_request *r, aigw_status st) {
     const char *response = NULL;
     if (!st && r->call.op != AIGW__OP_CHAT_STREAM)
         response = r->out.data ? r->out.data : "";
-    r->done(st, response, st ? r->err : NULL, r->user);
+    if (r->models)
+        r->models_done(st, &r->out, &r->err, r->user);
+    else
+        r->done(st, response, st ? r->err : NULL, r->user);
     request_release(r);
 }
 
@@ -330,6 +338,10 @@ static void attempt_settle_done(aigw__work *w, int status) {
  * wait, or finish. Only from loop callbacks. The attempt's backend-scoped
  * budgets in a remote store are settled on the thread pool first. */
 static void attempt_failed(aigw_request *r, aigw_status st) {
+    if (r->models) { /* one attempt, nothing to settle */
+        complete(r, st);
+        return;
+    }
     if (aigw__policy_attempt_settle_may_block(&r->policy)) {
         r->final_status = st;
         if (to_pool(r, REQ_ENDING, attempt_settle_work, attempt_settle_done) == 0)
@@ -676,6 +688,8 @@ static aigw_status prepare_attempt(aigw_request *r) {
         long left = p->retry.total_ms - (long)aigw__elapsed_ms(&p->start);
         r->io.total_ms = left > 0 ? left : 1;
     }
+    if (r->models)
+        r->io.total_ms = AIGW__MODELS_TIMEOUT_MS; /* or the backend's, if shorter */
     if ((st = aigw__call_build(&r->call, &r->req, &r->err)))
         return st;
     if (credential_may_block(&b->credential))
@@ -804,6 +818,49 @@ aigw_status aigw__call_async_parsed(aigw_client *client, uv_loop_t *loop, aigw__
                                     aigw_done_cb done, void *user, aigw_request **out,
                                     aigw_error **err) {
     return start(client, loop, op, NULL, request, opts, access, on_chunk, done, user, out, err);
+}
+
+aigw_status aigw__backend_models_async(aigw_client *client, uv_loop_t *loop,
+                                       const aigw__backend *backend, aigw__models_done_cb done,
+                                       void *user, aigw_request **request, aigw_error **err) {
+    if (request)
+        *request = NULL;
+    if (!client || !loop || !backend || !done)
+        return aigw__error_set(err, AIGW_EINVAL, "models: NULL argument");
+    aigw_request *r = request_alloc();
+    if (!r)
+        return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    r->client = client;
+    r->models = 1;
+    r->models_done = done;
+    r->user = user;
+    r->out = (aigw__buf)AIGW__BUF_INIT;
+    r->body = (aigw__buf)AIGW__BUF_INIT;
+    r->work.data = r;
+    aigw__usage unknown = AIGW__USAGE_UNKNOWN;
+    r->call.op = AIGW__OP_MODELS;
+    r->call.backend = backend;
+    r->call.usage = unknown;
+    aigw_status st = engine_get(client, loop, &r->eng, &r->err);
+    if (!st) {
+        r->eng->live++;
+        if ((st = prepare_attempt(r))) {
+            r->eng->live--;
+            aigw__call_log(client, &r->call, st, &r->start);
+        }
+    }
+    if (st) {
+        if (err && !*err) {
+            *err = r->err;
+            r->err = NULL;
+        }
+        request_free(r);
+        return st;
+    }
+    if (request)
+        *request = r;
+    return AIGW_OK;
 }
 
 aigw_status aigw_chat_async(aigw_client *client, uv_loop_t *loop, const char *request_json,

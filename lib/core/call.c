@@ -10,6 +10,7 @@
 #include "aigw/chat.h"
 #include "core/alloc.h"
 #include "core/call_policy.h"
+#include "core/async_internal.h"
 #include "core/call_steps.h"
 #include "core/client_internal.h"
 #include "core/errors.h"
@@ -189,8 +190,8 @@ aigw_status aigw_chat_stream(aigw_client *client, const char *request_json, aigw
 }
 
 /* Appends the "data" entries of one backend's model list to `all`. */
-static aigw_status merge_models(const char *list_json, size_t len, json_object *all,
-                                aigw_error **err) {
+aigw_status aigw__models_merge(const char *list_json, size_t len, json_object *all,
+                               aigw_error **err) {
     json_object *list = NULL, *data;
     aigw_status st = aigw__json_parse(list_json, len, "models", AIGW_EINTERNAL, &list, err);
     if (st)
@@ -228,6 +229,23 @@ static aigw_status add_route_models(const aigw_client *client, json_object *all,
     return st;
 }
 
+aigw_status aigw__models_of_routes(const aigw_client *client, char **json, aigw_error **err) {
+    *json = NULL;
+    json_object *root = json_object_new_object(), *all = json_object_new_array();
+    aigw_status st = AIGW_OK;
+    if (!root || !all) {
+        json_object_put(all);
+        st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    } else {
+        json_object_object_add(root, "object", json_object_new_string("list"));
+        json_object_object_add(root, "data", all);
+        if (!(st = add_route_models(client, all, err)) && !(*json = aigw__json_dup_string(root)))
+            st = aigw__error_set(err, AIGW_ENOMEM, "out of memory");
+    }
+    json_object_put(root);
+    return st;
+}
+
 aigw_status aigw_models(aigw_client *client, const char *provider, char **response_json,
                         aigw_error **err) {
     if (!client || !response_json)
@@ -236,6 +254,8 @@ aigw_status aigw_models(aigw_client *client, const char *provider, char **respon
     const aigw__backend *only = NULL;
     if (provider && !(only = aigw__client_find_backend(client, provider, strlen(provider))))
         return aigw__error_set(err, AIGW_ENOBACKEND, "unknown provider \"%s\"", provider);
+    if (!only && client->routes.n) /* the models the routes serve */
+        return aigw__models_of_routes(client, response_json, err);
 
     aigw_status st = AIGW_OK;
     json_object *root = json_object_new_object(), *all = json_object_new_array();
@@ -247,11 +267,7 @@ aigw_status aigw_models(aigw_client *client, const char *provider, char **respon
     }
     json_object_object_add(root, "object", json_object_new_string("list"));
     json_object_object_add(root, "data", all);
-    if (!only && client->routes.n) { /* the models the routes serve */
-        if ((st = add_route_models(client, all, err)))
-            goto out;
-    }
-    for (size_t i = 0; !(!only && client->routes.n) && i < client->n_backends; i++) {
+    for (size_t i = 0; i < client->n_backends; i++) {
         const aigw__backend *b = &client->backends[i];
         if (only ? b != only : !b->listable)
             continue;
@@ -263,7 +279,7 @@ aigw_status aigw_models(aigw_client *client, const char *provider, char **respon
         clock_gettime(CLOCK_MONOTONIC, &start);
         st = dispatch(client, &call, NULL, &out, NULL, err);
         aigw__call_log(client, &call, st, &start);
-        if (st || (st = merge_models(out.data ? out.data : "", out.len, all, err)))
+        if (st || (st = aigw__models_merge(out.data ? out.data : "", out.len, all, err)))
             goto out;
     }
     if (!(*response_json = aigw__json_dup_string(root)))

@@ -44,12 +44,10 @@ typedef struct gw_req {
     char model[256]; /* the model the client asked for (for its errors) */
     uint64_t start_ns;
     int stream, started, include_usage, gone;
-    int status;          /* sent */
-    aigw_call_info info; /* the library's: backend, usage, rate limits */
-    uv_work_t work;      /* /v1/models */
+    int status;                /* sent */
+    aigw_call_info info;       /* the library's: backend, usage, rate limits */
+    aigw__models_list *models; /* /v1/models while it is listed */
     char *models_json;
-    aigw_error *models_err;
-    aigw_status models_status;
     aigw__http_request *req; /* while its body is parsed */
     aigw__gw_body body;      /* the parse (gateway_body.c) */
     int big;                 /* the body was parsed off the loop */
@@ -79,7 +77,6 @@ static void finish(gw_req *r) {
     if (r->big)
         aigw__gw_body_trim(&w->loop); /* its body and tree are freed by now */
     aigw__free(r->models_json);
-    aigw_error_free(r->models_err);
     aigw__free(r);
     aigw__gw_worker_request_done(w, snap);
 }
@@ -506,11 +503,6 @@ static void model_call(gw_req *r, aigw__http_request *req) {
     }
 }
 
-static void models_work(uv_work_t *wk) {
-    gw_req *r = wk->data;
-    r->models_status = aigw_models(r->snap->client, NULL, &r->models_json, &r->models_err);
-}
-
 /* The list without the models the key may not use (its "models" globs,
  * its "routes"). */
 static aigw_status filter_models(gw_req *r) {
@@ -550,14 +542,32 @@ static aigw_status filter_models(gw_req *r) {
     return AIGW_OK;
 }
 
-static void models_after(uv_work_t *wk, int status) {
-    gw_req *r = wk->data;
-    (void)status;
-    if (r->models_status != AIGW_OK) {
-        send_aigw_error(r, r->models_status, r->models_err);
+static void on_models_gone(aigw__http_response *res, void *data) {
+    (void)res;
+    gw_req *r = data;
+    r->gone = 1;
+    if (r->models)
+        aigw__models_cancel(r->models);
+}
+
+/* The listing's end (core/models_async.c): with routes, before
+ * aigw__models_async returns; otherwise once every backend has answered. */
+static void models_done(aigw_status st, const char *response_json, const aigw_error *err,
+                        void *user) {
+    gw_req *r = user;
+    r->models = NULL;
+    if (r->gone) {
+        r->status = 499;
+        record(r);
+        aigw__http_response_send(r->res, 499, NULL, "", 0);
+        finish(r);
         return;
     }
-    if (filter_models(r) != AIGW_OK) {
+    if (st != AIGW_OK) {
+        send_aigw_error(r, st, err);
+        return;
+    }
+    if (!(r->models_json = aigw__strdup(response_json)) || filter_models(r) != AIGW_OK) {
         send_error(r, 500, "server_error", "Could not list the models.", NULL);
         return;
     }
@@ -657,7 +667,6 @@ static gw_req *req_new(aigw__gw_worker *w, aigw__http_request *req, aigw__http_r
     r->res = res;
     r->route = route;
     r->start_ns = uv_hrtime();
-    r->work.data = r;
     snprintf(r->method, sizeof(r->method), "%s", req->method);
     snprintf(r->remote, sizeof(r->remote), "%s", req->remote_addr ? req->remote_addr : "-");
     return r;
@@ -723,7 +732,6 @@ void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *us
     r->res = res;
     r->route = routes[i].id;
     r->start_ns = uv_hrtime();
-    r->work.data = r;
     snprintf(r->method, sizeof(r->method), "%s", req->method);
     snprintf(r->remote, sizeof(r->remote), "%s", req->remote_addr ? req->remote_addr : "-");
 
@@ -758,8 +766,15 @@ void aigw__gw_handle(aigw__http_request *req, aigw__http_response *res, void *us
         return;
     }
     if (r->route == R_MODELS) {
-        if (uv_queue_work(&w->loop, &r->work, models_work, models_after) != 0)
-            send_error(r, 500, "server_error", "Could not queue the request.", NULL);
+        /* On this loop: the routes' names at once, or every backend's list
+         * through the async engine; no thread waits on a backend. */
+        aigw__models_list *l = NULL;
+        aigw__models_async(r->snap->client, &w->loop, models_done, r, &l);
+        /* l is NULL when `done` already ran (and freed r). */
+        if (l) {
+            r->models = l;
+            aigw__http_response_on_disconnect(r->res, on_models_gone, r);
+        }
         return;
     }
     model_call(r, req);
