@@ -272,7 +272,8 @@ Test(serve_limits, hostile_32mb_bodies_bounded_memory_and_latency) {
     cr_expect_gt(poll_count, 0);
     cr_expect_lt(poll_max_ms, 1000.0, "/healthz took %.0f ms", poll_max_ms);
     cr_expect_lt(hwm - base, 4 * 32 * 1024, "peak %ld kB above idle", hwm - base);
-    cr_expect_lt(after - base, 48 * 1024, "RSS after %ld kB above idle", after - base);
+    if (!AIGW_TEST_ASAN) /* its quarantine keeps what was freed */
+        cr_expect_lt(after - base, 48 * 1024, "RSS after %ld kB above idle", after - base);
     cr_expect_eq(get_status(S.port, "/healthz", NULL), 200);
 }
 

@@ -27,4 +27,17 @@ enum {
  * the AIGW_TEST_LINE_ values. */
 int aigw_test_read_line(int fd, char *line, size_t cap, double timeout_ms);
 
+/* 1 in a build under AddressSanitizer, whose allocator keeps freed memory
+ * in quarantine: RSS bounds on memory given back do not hold there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define AIGW_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AIGW_TEST_ASAN 1
+#endif
+#endif
+#ifndef AIGW_TEST_ASAN
+#define AIGW_TEST_ASAN 0
+#endif
+
 #endif
