@@ -524,3 +524,40 @@ Test(strict_files, control_bytes_in_api_keys_refused_when_loaded) {
     aigw_error_free(e);
     aigw_client_free(c);
 }
+
+/* Credential files (a GCP key, AWS shared files) that are FIFOs are refused
+ * at once with the reason, never waited on: a FIFO with no writer used to
+ * block fopen() for ever. */
+Test(strict_files, credential_files_that_are_fifos_refused_at_once, .timeout = 30) {
+    char tmp[] = "/tmp/aigw-credfifo-XXXXXX";
+    cr_assert_not_null(mkdtemp(tmp));
+    char fifo[64], cfg[512];
+    snprintf(fifo, sizeof fifo, "%s/fifo", tmp);
+    cr_assert_eq(mkfifo(fifo, 0600), 0, "mkfifo: %s", strerror(errno));
+    static const char *const configs[] = {
+        "{\"env_defaults\":false,\"credentials\":{\"g\":{\"type\":\"gcp\",\"credentials_file\":"
+        "\"%s\"}},\"backends\":{\"v\":{\"schema\":\"gcp-vertex\",\"project\":\"p\","
+        "\"credential\":\"g\"}}}",
+        "{\"env_defaults\":false,\"credentials\":{\"a\":{\"type\":\"aws\",\"profile\":\"x\"}},"
+        "\"backends\":{\"b\":{\"schema\":\"aws-bedrock\",\"region\":\"us-east-1\","
+        "\"credential\":\"a\"}}}",
+    };
+    setenv("AWS_SHARED_CREDENTIALS_FILE", fifo, 1);
+    setenv("AWS_CONFIG_FILE", fifo, 1);
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        snprintf(cfg, sizeof cfg, configs[i], fifo);
+        double t0 = now_ms();
+        aigw_client *c = NULL;
+        aigw_error *e = NULL;
+        cr_expect_neq(aigw_client_new_from_string(&c, cfg, &e), AIGW_OK, "config %zu", i);
+        cr_expect(e && strstr(aigw_error_message(e), "not a regular file"), "config %zu: %s", i,
+                  e ? aigw_error_message(e) : "(no error)");
+        cr_expect_lt(now_ms() - t0, 5000, "config %zu", i);
+        aigw_error_free(e);
+        aigw_client_free(c);
+    }
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    unsetenv("AWS_CONFIG_FILE");
+    unlink(fifo);
+    rmdir(tmp);
+}

@@ -18,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/errors.h"
+#include "core/file.h"
 #include "core/json.h"
 #include "credentials/refresher.h"
 
@@ -132,11 +133,12 @@ static aigw_status parse_file(const char *path, const char *profile, int config_
     size_t len = 0;
     if (!path)
         return AIGW_OK;
-    if (aigw__aws_read_small_file(path, &text, &len) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
+    int e = aigw__aws_read_small_file(path, &text, &len);
+    if (e) {
+        if (e == ENOENT || e == ENOTDIR)
             return AIGW_OK;
-        return aigw__error_set(err, errno == ENOMEM ? AIGW_ENOMEM : AIGW_ECONFIG,
-                               "cannot read %s: %s", path, strerror(errno));
+        return aigw__error_set(err, e == ENOMEM ? AIGW_ENOMEM : AIGW_ECONFIG, "cannot read %s: %s",
+                               path, aigw__file_strerror(e));
     }
     aigw_status st = aigw__aws_profile_parse(text, len, path, profile, config_file, p, err);
     memset(text, 0, len);

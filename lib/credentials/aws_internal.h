@@ -32,6 +32,7 @@ void aigw__aws_wipe_free(char *s);
 void aigw__aws_buf_wipe_free(aigw__buf *b);
 char *aigw__aws_dup_n(const char *s, size_t n);
 const char *aigw__aws_env_nonempty(const char *name);
+/* 0, or an aigw__file_read error (aigw__file_strerror). */
 int aigw__aws_read_small_file(const char *path, char **out, size_t *len_out);
 void aigw__aws_warn_if_exposed(const aigw__logger *logger, const char *name, const char *path);
 char *aigw__aws_trim_dup(const char *s, size_t n);

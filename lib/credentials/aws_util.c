@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/errors.h"
+#include "core/file.h"
 
 #define AWS_MAX_FILE (1024 * 1024)
 
@@ -43,45 +44,21 @@ const char *aigw__aws_env_nonempty(const char *name) {
     return v && *v ? v : NULL;
 }
 
-/* Reads a whole (small) file into a new string. -1 with errno set. */
+/* Reads a whole (small) regular file into a new string (wipe it). Returns
+ * 0, or an aigw__file_read error (aigw__file_strerror says it in words): a
+ * FIFO or device is refused at once, never waited on. */
 int aigw__aws_read_small_file(const char *path, char **out, size_t *len_out) {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
     aigw__buf b = AIGW__BUF_INIT;
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            close(fd);
-            aigw__aws_buf_wipe_free(&b);
-            errno = e;
-            return -1;
-        }
-        if (n == 0)
-            break;
-        if (b.len + (size_t)n > AWS_MAX_FILE || aigw__buf_append(&b, chunk, (size_t)n)) {
-            close(fd);
-            aigw__aws_buf_wipe_free(&b);
-            memset(chunk, 0, sizeof chunk);
-            errno = EFBIG;
-            return -1;
-        }
+    int e = aigw__file_read(path, AWS_MAX_FILE, &b, NULL);
+    if (e) {
+        aigw__aws_buf_wipe_free(&b);
+        return e;
     }
-    memset(chunk, 0, sizeof chunk);
-    close(fd);
     if (len_out)
         *len_out = b.len;
     *out = b.data ? aigw__buf_detach(&b) : aigw__strdup("");
-    if (!*out) {
-        errno = ENOMEM;
-        return -1;
-    }
-    return 0;
+    return *out ? 0 : ENOMEM;
 }
 
 /* A secret file others can read: worth a warning. */
@@ -172,9 +149,11 @@ aigw_status aigw__aws_read_token_file(const char *name, const char *what, const 
                                       char **out, aigw_error **err) {
     char *raw = NULL;
     size_t len = 0;
-    if (aigw__aws_read_small_file(path, &raw, &len) != 0)
-        return aigw__error_set(err, errno == ENOMEM ? AIGW_ENOMEM : AIGW_EAUTH,
-                               "%s: cannot read %s %s: %s", name, what, path, strerror(errno));
+    int e = aigw__aws_read_small_file(path, &raw, &len);
+    if (e)
+        return aigw__error_set(err, e == ENOMEM ? AIGW_ENOMEM : AIGW_EAUTH,
+                               "%s: cannot read %s %s: %s", name, what, path,
+                               aigw__file_strerror(e));
     *out = aigw__aws_trim_dup(raw, len);
     memset(raw, 0, len);
     aigw__free(raw);

@@ -28,6 +28,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
+#include "core/file.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "credentials/credential.h"
@@ -101,37 +102,10 @@ static void clean_text(const char *in, char *out, size_t n) {
     out[j] = '\0';
 }
 
-/* Reads at most GCP_MAX_FILE bytes of `path` into *out (NUL-terminated). */
+/* Reads at most GCP_MAX_FILE bytes of the regular file `path` into *out
+ * (NUL-terminated); 0 or an aigw__file_read error (aigw__file_strerror). */
 static int read_file(const char *path, aigw__buf *out, struct stat *st_out) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno ? errno : EIO;
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        fclose(f);
-        return e;
-    }
-    if (st_out)
-        *st_out = st;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (out->len + n > GCP_MAX_FILE || aigw__buf_append(out, chunk, n)) {
-            OPENSSL_cleanse(chunk, sizeof chunk);
-            fclose(f);
-            return EFBIG;
-        }
-    }
-    OPENSSL_cleanse(chunk, sizeof chunk);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return EIO;
-    if (aigw__buf_append(out, "", 0))
-        return ENOMEM;
-    return 0;
+    return aigw__file_read(path, GCP_MAX_FILE, out, st_out);
 }
 
 /* ---- parsing a credentials file ---- */
@@ -656,7 +630,7 @@ static aigw_status subject_token(const aigw__gcp_source *s, char **out, aigw_err
         if (e) {
             buf_wipe_free(&raw);
             return aigw__error_set(err, AIGW_EAUTH, "%s: cannot read subject token file %s: %s",
-                                   s->name, s->src_file, strerror(e));
+                                   s->name, s->src_file, aigw__file_strerror(e));
         }
     } else {
         st =
@@ -844,7 +818,7 @@ static aigw_status load_file(aigw__credential *cred, const char *cred_name, cons
     if (e) {
         buf_wipe_free(&text);
         return aigw__error_set(err, AIGW_ECONFIG, "%s: cannot read credentials file %s%s: %s",
-                               cred_name, file, how, strerror(e));
+                               cred_name, file, how, aigw__file_strerror(e));
     }
     aigw_status st = aigw__gcp_source_parse(text.data, text.len, cred_name, file, scopes, &s, err);
     buf_wipe_free(&text);

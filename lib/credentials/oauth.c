@@ -18,6 +18,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
+#include "core/file.h"
 #include "core/json.h"
 #include "transport/fetch.h"
 
@@ -264,29 +265,10 @@ done:
 static aigw_status read_secret_file(const char *file, char **out, int *error) {
     *out = NULL;
     *error = 0;
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        *error = errno;
-        return AIGW_EIO;
-    }
     aigw__buf b = AIGW__BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    aigw_status st = AIGW_OK;
-    while (!st && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.len + n > OAUTH_MAX_FILE) {
-            *error = EFBIG;
-            st = AIGW_EIO;
-        } else {
-            st = aigw__buf_append(&b, chunk, n);
-        }
-    }
-    if (!st && ferror(f)) {
-        *error = EIO;
-        st = AIGW_EIO;
-    }
-    fclose(f);
-    OPENSSL_cleanse(chunk, sizeof chunk);
+    int e = aigw__file_read(file, OAUTH_MAX_FILE, &b, NULL);
+    aigw_status st = e == ENOMEM ? AIGW_ENOMEM : e ? AIGW_EIO : AIGW_OK;
+    *error = e;
     if (!st) {
         while (b.len && strchr(" \t\r\n", b.data[b.len - 1]))
             b.data[--b.len] = '\0';
@@ -301,7 +283,7 @@ static aigw_status read_secret_file(const char *file, char **out, int *error) {
         aigw__buf_free(&b);
         return st;
     }
-    *out = aigw__buf_detach(&b);
+    *out = b.data ? aigw__buf_detach(&b) : aigw__strdup("");
     return *out ? AIGW_OK : AIGW_ENOMEM;
 }
 
@@ -310,7 +292,8 @@ static aigw_status file_error(const aigw__oauth_client *c, const char *what, con
     if (st == AIGW_ENOMEM)
         return aigw__error_set(err, AIGW_ENOMEM, "out of memory");
     return aigw__error_set(err, AIGW_EAUTH, "%s: cannot read the %s file %s: %s", c->name, what,
-                           file, error == EINVAL ? "it holds a NUL byte" : strerror(error));
+                           file,
+                           error == EINVAL ? "it holds a NUL byte" : aigw__file_strerror(error));
 }
 
 /* The client secret or assertion, newly allocated (wipe it). */
