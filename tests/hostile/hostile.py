@@ -451,27 +451,35 @@ def http_1_0_closes():
 
 # --- slowloris
 
+
+def trickle_until_answered(s, piece, pieces=100):
+    """Sends piece(i) every 200 ms, up to `pieces` times, until the server
+    answers or closes (a slowloris); then the socket blocks again with a
+    15 s timeout, ready for the reply."""
+    try:
+        for i in range(pieces):
+            s.sendall(piece(i))
+            time.sleep(0.2)
+            s.setblocking(False)
+            try:
+                if s.recv(1, socket.MSG_PEEK) is not None:
+                    break
+            except BlockingIOError:
+                pass
+            finally:
+                s.setblocking(True)
+                s.settimeout(15)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
 @case
 def slow_headers_408():
     s = connect(timeout=15)
     t0 = time.time()
     try:
         s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
-        try:
-            for i in range(100):  # 20 s of trickle, far past header_timeout_ms
-                s.sendall(b"X-Slow-%d: y\r\n" % i)
-                time.sleep(0.2)
-                s.setblocking(False)
-                try:
-                    if s.recv(1, socket.MSG_PEEK) is not None:
-                        break
-                except BlockingIOError:
-                    pass
-                finally:
-                    s.setblocking(True)
-                    s.settimeout(15)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        # 20 s of trickle, far past header_timeout_ms
+        trickle_until_answered(s, lambda i: b"X-Slow-%d: y\r\n" % i)
         r = Reader(s).read_reply()
         dt = time.time() - t0
         check(r is not None, "closed without an answer")
@@ -488,21 +496,8 @@ def slow_body_408():
     try:
         s.sendall(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                    "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n" % KEY).encode())
-        try:
-            for _ in range(100):  # 1 byte / 200 ms: 200 bytes take 40 s
-                s.sendall(b" ")
-                time.sleep(0.2)
-                s.setblocking(False)
-                try:
-                    if s.recv(1, socket.MSG_PEEK):
-                        break
-                except BlockingIOError:
-                    pass
-                finally:
-                    s.setblocking(True)
-                    s.settimeout(15)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        # 1 byte / 200 ms: 200 bytes take 40 s
+        trickle_until_answered(s, lambda i: b" ")
         r = Reader(s).read_reply()
         dt = time.time() - t0
         check(r is not None, "closed without an answer")
