@@ -21,7 +21,6 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include <openssl/sha.h>
 
 #include "aigw/aigw.h"
 #include "http_client.h"
@@ -52,21 +51,14 @@ static void sleep_s(double s) {
     aigw_test_sleep_until(aigw_test_now_ms() + s * 1e3);
 }
 
-static void key_hash(const char *key, char hex[65]) {
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)key, strlen(key), d);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
-}
-
 /* The gateway keys: "ci" (team platform; trusted to name users with the
  * user header or the body's "user"), "bot" (team search) and "svc" (its
  * requests are user "svc-user", whatever they say). */
 static void gateway_keys(char *out, size_t n) {
     char ci[65], bot[65], svc[65];
-    key_hash(CI_KEY, ci);
-    key_hash(BOT_KEY, bot);
-    key_hash(SVC_KEY, svc);
+    aigw_test_key_sha256(CI_KEY, ci);
+    aigw_test_key_sha256(BOT_KEY, bot);
+    aigw_test_key_sha256(SVC_KEY, svc);
     snprintf(out, n,
              "\"keys\":[{\"sha256\":\"%s\",\"name\":\"ci\",\"team\":\"platform\","
              "\"trusted_user_header\":true},"
@@ -464,7 +456,7 @@ Test(budgets_serve, an_ignored_user_is_logged_once_per_key) {
  * (the library, whose caller sets the user, does not). */
 Test(budgets_serve, user_budgets_without_a_trusted_user_are_refused_at_load) {
     char ci[65], config[2048];
-    key_hash(CI_KEY, ci);
+    aigw_test_key_sha256(CI_KEY, ci);
     const char *gateways[] = {"", ",\"keys\":[{\"sha256\":\"%s\",\"name\":\"ci\"}]"};
     const char *why[] = {"no gateway keys", "no gateway key has \"user\""};
     for (int i = 0; i < 2; i++) {

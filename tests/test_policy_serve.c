@@ -9,7 +9,6 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +36,6 @@ static aigw_client *client;
 static aigw_server *server;
 static int port;
 
-static void key_hash(const char *key, char hex[65]) {
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)key, strlen(key), d);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
-}
-
 static void setup(void) {
     const char *args[] = {"--api-key", UP_KEY, NULL};
     cr_assert_eq(aigw_test_sims_start(sims, 2, args), 0, "simulators did not start");
@@ -63,9 +55,9 @@ static void teardown(void) {
  * per route. gateway_extra is added to "gateway". */
 static void gw_start(const char *gateway_extra) {
     char full[65], narrow[65], routed[65], cfg[8192];
-    key_hash(FULL_KEY, full);
-    key_hash(NARROW_KEY, narrow);
-    key_hash(ROUTED_KEY, routed);
+    aigw_test_key_sha256(FULL_KEY, full);
+    aigw_test_key_sha256(NARROW_KEY, narrow);
+    aigw_test_key_sha256(ROUTED_KEY, routed);
     snprintf(
         cfg, sizeof cfg,
         "{\"env_defaults\": false, \"backends\": {"
@@ -299,7 +291,7 @@ Test(policy_serve, key_policy_config_is_checked) {
                           "user, trusted_user_header, models, routes)"},
     };
     char hash[65];
-    key_hash(FULL_KEY, hash);
+    aigw_test_key_sha256(FULL_KEY, hash);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char cfg[1024];
         snprintf(cfg, sizeof cfg,

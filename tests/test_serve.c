@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <openssl/sha.h>
 
 #include "aigw/aigw.h"
 #include "gateway.h"
@@ -37,17 +36,10 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void key_hash(const char *key, char hex[65]) {
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)key, strlen(key), d);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
-}
-
 static char *config_text(const char *gateway_extra) {
     static char buf[4096];
     char hex[65];
-    key_hash(GW_KEY, hex);
+    aigw_test_key_sha256(GW_KEY, hex);
     snprintf(buf, sizeof(buf),
              "{\"backends\":{\"sim\":{\"schema\":\"openai\",\"base_url\":\"%s\","
              "\"api_key\":\"%s\"}},\"default_backend\":\"sim\","

@@ -30,13 +30,7 @@
 static aigw_test_serve S;
 
 static void stop_serve(void) {
-    if (S.pid > 0) {
-        char log[4096];
-        aigw_test_serve_log(&S, log, sizeof log);
-        if (log[0])
-            cr_log_info("serve's stderr:\n%s", log);
-        aigw_test_serve_stop(&S, 5000);
-    }
+    aigw_test_serve_stop_logged(&S, 5000);
 }
 
 TestSuite(serve_limits, .fini = stop_serve, .timeout = 180);

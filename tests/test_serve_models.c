@@ -21,10 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
-
 #include "http_client.h"
 #include "redis.h"
+#include "gateway.h"
 #include "serve_proc.h"
 #include "sim.h"
 
@@ -39,13 +38,7 @@ static int frozen_fd = -1;
 static void cleanup(void) {
     if (redis.pid > 0)
         kill(redis.pid, SIGCONT);
-    if (S.pid > 0) {
-        char log[4096];
-        aigw_test_serve_log(&S, log, sizeof log);
-        if (log[0])
-            cr_log_info("serve's stderr:\n%s", log);
-        aigw_test_serve_stop(&S, 5000);
-    }
+    aigw_test_serve_stop_logged(&S, 5000);
     aigw_test_redis_stop(&redis);
     aigw_test_sim_stop(&sim);
     if (frozen_fd >= 0)
@@ -59,13 +52,6 @@ static double mono(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void key_hash(const char *key, char hex[65]) {
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)key, strlen(key), d);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
 /* A loopback listener that never accepts: connections complete in the
@@ -108,7 +94,7 @@ Test(serve_models, a_frozen_backend_and_frozen_redis_starve_nothing) {
     cr_assert_eq(rc, 0, "redis-server did not start");
     int fport = frozen_backend();
     char hex[65], config[4096];
-    key_hash(GW_KEY, hex);
+    aigw_test_key_sha256(GW_KEY, hex);
     /* Every chat body is parsed on libuv's pool (json_offload_bytes 1): a
      * listing holding that pool's threads would stall every chat. */
     snprintf(config, sizeof config,
@@ -176,7 +162,7 @@ Test(serve_models, without_routes_every_backend_is_listed) {
     const char *args[] = {"--api-key", UP_KEY, NULL};
     cr_assert_eq(aigw_test_sim_start(&sim, args), 0);
     char hex[65], config[4096];
-    key_hash(GW_KEY, hex);
+    aigw_test_key_sha256(GW_KEY, hex);
     snprintf(config, sizeof config,
              "{\"env_defaults\":false,\"backends\":{"
              "\"sim\":{\"schema\":\"openai\",\"base_url\":\"%s\",\"api_key\":\"%s\"},"
@@ -198,7 +184,7 @@ Test(serve_models, without_routes_every_backend_is_listed) {
 Test(serve_models, a_refused_backend_is_a_502) {
     int closed = aigw_test_free_port();
     char hex[65], config[4096];
-    key_hash(GW_KEY, hex);
+    aigw_test_key_sha256(GW_KEY, hex);
     snprintf(config, sizeof config,
              "{\"env_defaults\":false,\"backends\":{"
              "\"m\":{\"schema\":\"mock\"},"
@@ -222,7 +208,7 @@ Test(serve_models, a_refused_backend_is_a_502) {
 Test(serve_models, serve_stops_with_listings_pending) {
     int fport = frozen_backend();
     char hex[65], config[4096];
-    key_hash(GW_KEY, hex);
+    aigw_test_key_sha256(GW_KEY, hex);
     snprintf(config, sizeof config,
              "{\"env_defaults\":false,\"backends\":{"
              "\"frozen\":{\"schema\":\"openai\",\"base_url\":\"http://127.0.0.1:%d/v1\","

@@ -3,6 +3,9 @@
 #include "gateway.h"
 
 #include <criterion/criterion.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
 
 aigw_client *aigw_test_client_new(const char *config) {
     aigw_client *client = NULL;
@@ -32,4 +35,11 @@ aigw_status aigw_test_gateway_stop(aigw_server *server, uint64_t deadline_ms) {
     aigw_status st = aigw_server_wait(server);
     aigw_server_free(server);
     return st;
+}
+
+void aigw_test_key_sha256(const char *key, char hex[65]) {
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, strlen(key), d);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }

@@ -18,4 +18,8 @@ aigw_server *aigw_test_gateway_start(aigw_client *client, int *port);
  * frees it; NULL: nothing. Returns what aigw_server_wait() returned. */
 aigw_status aigw_test_gateway_stop(aigw_server *server, uint64_t deadline_ms);
 
+/* HEX (65 bytes) gets the SHA-256 of KEY in lower-case hex, as
+ * gateway.keys[].sha256 holds a gateway key. */
+void aigw_test_key_sha256(const char *key, char hex[65]);
+
 #endif

@@ -3,6 +3,7 @@
 #include "serve_proc.h"
 #include "proc.h"
 
+#include <criterion/logging.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -202,4 +203,14 @@ long aigw_test_serve_fds(const aigw_test_serve *s) {
             n++;
     closedir(d);
     return n;
+}
+
+void aigw_test_serve_stop_logged(aigw_test_serve *s, long timeout_ms) {
+    if (s->pid <= 0)
+        return;
+    char log[4096];
+    aigw_test_serve_log(s, log, sizeof log);
+    if (log[0])
+        cr_log_info("serve's stderr:\n%s", log);
+    aigw_test_serve_stop(s, timeout_ms);
 }

@@ -28,6 +28,10 @@ int aigw_test_serve_start(aigw_test_serve *s, const char *config_json, unsigned 
  * Removes the config and log files (read the log first). */
 int aigw_test_serve_stop(aigw_test_serve *s, long timeout_ms);
 
+/* For a test's .fini: when S runs, puts its stderr in the test's log
+ * (cr_log_info) and stops it as aigw_test_serve_stop(S, timeout_ms). */
+void aigw_test_serve_stop_logged(aigw_test_serve *s, long timeout_ms);
+
 /* The server's stderr so far (at most cap - 1 bytes, NUL-terminated). */
 void aigw_test_serve_log(const aigw_test_serve *s, char *out, size_t cap);
 
